@@ -1,0 +1,38 @@
+# Flow — the two commands a newcomer needs:
+#   make test    layering check + the whole test suite
+#   make demo    the main job (until the demo lands: make bench)
+SHELL := /bin/bash
+SHARED ?= ../shared
+SWIFT ?= swift
+# Concurrency suites run under ThreadSanitizer (make tsan).
+TSAN_FILTER ?= FlowAtomicsTests|FlowExecutorTests|FlowWatchdogTests|FlowChannelsTests|FlowGraphTests|FlowPipelineTests|FlowTestSupportTests
+# Stress rounds are scaled by this factor under the sanitizer.
+TSAN_SCALE ?= 0.1
+FILTER ?= .*
+
+.PHONY: all build test layers tsan bench demo clean
+
+all: build
+
+build:
+	$(SWIFT) build
+
+layers:
+	@if [ -x "$(SHARED)/tools/check-layers" ]; then "$(SHARED)/tools/check-layers" .; \
+	else echo "check-layers: $(SHARED)/tools/check-layers not found, skipped"; fi
+
+test: layers
+	$(SWIFT) test
+
+tsan:
+	TSAN_OPTIONS=halt_on_error=1 FLOW_STRESS_SCALE=$(TSAN_SCALE) \
+	  $(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter '$(TSAN_FILTER)'
+
+bench:
+	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark --filter '$(FILTER)' --no-progress --format text 2>&1 | tee .bench-output.txt
+	@cd Benchmarks && python3 Scripts/ratios.py .bench-output.txt
+
+demo: bench
+
+clean:
+	rm -rf .build .build-tsan Benchmarks/.build

@@ -1,0 +1,161 @@
+import Synchronization
+
+// MPMCQueue — Dmitry Vyukov's bounded multi-producer multi-consumer queue
+// ("Bounded MPMC queue", 1024cores.net, 2010).
+//
+// Algorithm: a power-of-two ring of cells, each with a sequence number.
+// Cell i starts with sequence i. A producer that reads enqueuePos = p may
+// write the cell p & mask only when its sequence equals p: it claims the
+// position by CAS on enqueuePos, writes the value, then stores sequence
+// p + 1 ("full for round p"). A consumer that reads dequeuePos = p may read
+// the cell when its sequence equals p + 1: it claims it by CAS on
+// dequeuePos, moves the value out, then stores sequence p + capacity
+// ("empty for the next round"). Between the claim and the sequence store a
+// cell is owned by exactly one thread, so any `Element` may live in it.
+//
+// Who may call what: any thread may call `tryEnqueue` and `tryDequeue`.
+//
+// Orderings:
+// - The positions are claimed with relaxed CAS: they only hand out cell
+//   indices; no data is published through them.
+// - A producer's release store of sequence p + 1 pairs with the consumer's
+//   acquire load that sees p + 1: the consumer sees the written value.
+// - A consumer's release store of sequence p + capacity pairs with the next
+//   round's producer's acquire load: the producer writes the cell only
+//   after the value was moved out.
+// - ABA: positions are Int and only grow; a cell's sequence tells the round,
+//   so a stale position finds a sequence that does not match and reloads.
+//
+// `full` is reported when the cell at enqueuePos still holds the previous
+// round's element (its consumer may be between claiming and releasing it):
+// the queue is then logically at capacity. FIFO per producer holds because
+// one producer's positions increase and consumers take positions in order.
+
+/// The result of `MPMCQueue.tryEnqueue`: the element comes back when full.
+public enum EnqueueResult<Element> {
+    case enqueued
+    case full(Element)
+}
+
+extension EnqueueResult: Sendable where Element: Sendable {}
+
+/// A bounded lock-free multi-producer multi-consumer FIFO ring (Vyukov).
+/// See the file comment for the algorithm and its memory-ordering argument.
+///
+/// ```swift
+/// let queue = try MPMCQueue<Int>(capacity: 1024)
+/// if case .full(let item) = queue.tryEnqueue(42) { retryLater(item) }
+/// let next = queue.tryDequeue()   // 42
+/// ```
+public final class MPMCQueue<Element: Sendable>: @unchecked Sendable {
+    // Safe to share: the positions and sequences are atomics; a value cell
+    // is accessed only by the one thread that owns it between a won CAS on a
+    // position and its release store of the cell's sequence (file comment).
+    private let positions: UnsafeMutableRawPointer           // enqueue at 0, dequeue at 128
+    private let sequences: UnsafeMutablePointer<Atomic<Int>>
+    private let values: UnsafeMutablePointer<Element>
+    private let mask: Int
+    public let capacity: Int
+
+    /// Creates a queue of `capacity` cells: a power of two, at least 2.
+    public init(capacity: Int) throws(FlowError) {
+        guard capacity >= 2 else {
+            throw .invalid("capacity", capacity, "must be a power of two, at least 2")
+        }
+        guard capacity & (capacity - 1) == 0 else {
+            throw .invalid("capacity", capacity, "must be a power of two (try \(capacity.nextPowerOfTwo))")
+        }
+        guard capacity <= 1 << 40 else {
+            throw .invalid("capacity", capacity, "must be at most 2^40")
+        }
+        self.capacity = capacity
+        mask = capacity - 1
+        positions = UnsafeMutableRawPointer.allocate(byteCount: 2 * cacheLineStride, alignment: cacheLineStride)
+        positions.bindMemory(to: Atomic<Int>.self, capacity: 1).initialize(to: Atomic(0))
+        (positions + cacheLineStride).bindMemory(to: Atomic<Int>.self, capacity: 1).initialize(to: Atomic(0))
+        sequences = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: capacity)
+        for i in 0..<capacity { (sequences + i).initialize(to: Atomic(i)) }
+        values = UnsafeMutablePointer<Element>.allocate(capacity: capacity)
+    }
+
+    deinit {
+        // No other thread holds the queue: the elements still in it are
+        // the positions dequeue..<enqueue.
+        var p = dequeuePosition.pointee.load(ordering: .relaxed)
+        let end = enqueuePosition.pointee.load(ordering: .relaxed)
+        while p < end { (values + (p & mask)).deinitialize(count: 1); p += 1 }
+        values.deallocate()
+        sequences.deinitialize(count: capacity)
+        sequences.deallocate()
+        enqueuePosition.deinitialize(count: 1)
+        dequeuePosition.deinitialize(count: 1)
+        positions.deallocate()
+    }
+
+    @inline(__always)
+    private var enqueuePosition: UnsafeMutablePointer<Atomic<Int>> {
+        positions.assumingMemoryBound(to: Atomic<Int>.self)
+    }
+
+    @inline(__always)
+    private var dequeuePosition: UnsafeMutablePointer<Atomic<Int>> {
+        (positions + cacheLineStride).assumingMemoryBound(to: Atomic<Int>.self)
+    }
+
+    /// Enqueues `element` unless the queue is full, in which case the
+    /// element is handed back. Never blocks; lock-free.
+    @inline(__always)
+    public func tryEnqueue(_ element: Element) -> EnqueueResult<Element> {
+        var pos = enqueuePosition.pointee.load(ordering: .relaxed)
+        while true {
+            let seq = sequences[pos & mask].load(ordering: .acquiring)  // pairs with a consumer's release
+            let diff = seq &- pos
+            if diff == 0 {
+                let (won, current) = enqueuePosition.pointee.weakCompareExchange(
+                    expected: pos, desired: pos &+ 1, successOrdering: .relaxed, failureOrdering: .relaxed)
+                if won { break }
+                pos = current
+            } else if diff < 0 {
+                return .full(element)
+            } else {
+                pos = enqueuePosition.pointee.load(ordering: .relaxed)
+            }
+        }
+        (values + (pos & mask)).initialize(to: element)
+        sequences[pos & mask].store(pos &+ 1, ordering: .releasing)     // publishes the value to a consumer
+        return .enqueued
+    }
+
+    /// Removes the oldest element, or returns nil when empty. Never blocks.
+    @inline(__always)
+    public func tryDequeue() -> Element? {
+        var pos = dequeuePosition.pointee.load(ordering: .relaxed)
+        while true {
+            let seq = sequences[pos & mask].load(ordering: .acquiring)  // pairs with a producer's release
+            let diff = seq &- (pos &+ 1)
+            if diff == 0 {
+                let (won, current) = dequeuePosition.pointee.weakCompareExchange(
+                    expected: pos, desired: pos &+ 1, successOrdering: .relaxed, failureOrdering: .relaxed)
+                if won { break }
+                pos = current
+            } else if diff < 0 {
+                return nil
+            } else {
+                pos = dequeuePosition.pointee.load(ordering: .relaxed)
+            }
+        }
+        let element = (values + (pos & mask)).move()
+        sequences[pos & mask].store(pos &+ mask &+ 1, ordering: .releasing)  // frees the cell for the next round
+        return element
+    }
+
+    /// The number of elements: exact when no operation is in flight, an
+    /// estimate in 0...capacity otherwise.
+    public var count: Int {
+        let d = dequeuePosition.pointee.load(ordering: .relaxed)
+        let e = enqueuePosition.pointee.load(ordering: .relaxed)
+        return min(capacity, max(0, e - d))
+    }
+
+    public var isEmpty: Bool { count == 0 }
+}
