@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "FlowGraph", dependencies: ["FlowChannels"], swiftSettings: strict),
         .target(name: "FlowPipeline", dependencies: ["FlowGraph"], swiftSettings: strict),
 
-        .target(name: "FlowTestSupport", path: "Tests/FlowTestSupport", swiftSettings: strict),
+        .target(name: "FlowTestSupport", dependencies: ["FlowAtomics"], path: "Tests/FlowTestSupport", swiftSettings: strict),
 
         .testTarget(name: "FlowTestSupportTests", dependencies: ["FlowTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlowAtomicsTests", dependencies: ["FlowAtomics", "FlowTestSupport"], swiftSettings: strict),

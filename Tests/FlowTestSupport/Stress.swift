@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import FlowAtomics
 import Synchronization
 
 /// The scale of stress tests: 1 normally, smaller under ThreadSanitizer
@@ -93,7 +94,7 @@ public enum Stress {
 
 /// Collects values from many threads (a mutex-protected array: test-only).
 public final class Collector<T: Sendable>: Sendable {
-    private let items = Mutex<[T]>([])
+    private let items = Locked<[T]>([])
     public init() {}
     public func append(_ x: T) { items.withLock { $0.append(x) } }
     public func append(contentsOf xs: [T]) { items.withLock { $0.append(contentsOf: xs) } }
@@ -125,7 +126,7 @@ public func withTimeLimit<T: Sendable>(
     _ what: String = "operation",
     _ body: @escaping @Sendable () async throws -> T
 ) async throws -> T {
-    let result = Mutex<Result<T, any Error>?>(nil)
+    let result = Locked<Result<T, any Error>?>(nil)
     let done = Gate()
     let task = Task {
         let r: Result<T, any Error>
