@@ -17,18 +17,26 @@ import Synchronization
 //
 // Orderings (paper's names in brackets):
 // - push: bottom relaxed (owner's own variable), top acquire (pairs with a
-//   thief's CAS so a freed slot is not reused too early), slot store relaxed,
+//   thief's CAS so a freed slot is not reused too early) — read only when
+//   an owner-private cached copy of top says the ring may be full, since top
+//   only grows and a stale copy errs towards "full" —, slot store relaxed,
 //   then bottom+1 stored with release: a thief that reads the new bottom with
 //   acquire sees the slot and everything the owner wrote before the push.
 //   Departure from the paper, which uses a release fence and a relaxed
 //   store: the guarantee is the same and costs the same on x86 and ARMv8,
 //   and ThreadSanitizer understands a release store (it ignores fences), so
 //   payloads handed through the deque are not reported as races.
-// - pop: store bottom-1 relaxed, then a seq_cst fence, then load top
-//   relaxed [fence seq_cst]; the thief has a seq_cst fence between its load
-//   of top and its load of bottom, so the two fences order owner and thief:
-//   either the thief sees the decremented bottom, or the owner sees the
-//   thief's incremented top. Only for the last element (top == bottom-1)
+// - pop: write bottom-1, then load top, with a full store-load order
+//   between them; the thief has a seq_cst fence between its load of top and
+//   its load of bottom, so owner and thief are ordered: either the thief
+//   sees the decremented bottom, or the owner sees the thief's incremented
+//   top. Departure from the paper (relaxed store, seq_cst fence, relaxed
+//   load): bottom is written with a seq_cst exchange and top read with a
+//   seq_cst load. In C++20 terms: if the thief's load of bottom misses the
+//   exchange, its fence precedes the exchange in the single total order S;
+//   the CAS that produced the top value the thief read happens before that
+//   fence, so the owner's seq_cst load of top, later in S, sees at least
+//   that value. On x86 this is one `xchg` instead of a store and `mfence`. Only for the last element (top == bottom-1)
 //   do both CAS top (seq_cst), and exactly one wins.
 // - steal: load top acquire, seq_cst fence, load bottom acquire (pairs with
 //   push's release store), load the buffer acquire (pairs with the owner's
@@ -166,11 +174,17 @@ final class DequeCore: @unchecked Sendable {
     @usableFromInline var bottom: UnsafeMutablePointer<Atomic<Int>> {
         (indices + cacheLineStride).assumingMemoryBound(to: Atomic<Int>.self)
     }
+    /// The owner's last reading of top, beside bottom on the owner's line
+    /// (owner thread only; a plain Int, never read by thieves).
+    @usableFromInline var cachedTop: UnsafeMutablePointer<Int> {
+        (indices + cacheLineStride + 8).assumingMemoryBound(to: Int.self)
+    }
 
     init(capacity: Int) {
         indices = UnsafeMutableRawPointer.allocate(byteCount: 2 * cacheLineStride, alignment: cacheLineStride)
         indices.bindMemory(to: Atomic<Int>.self, capacity: 1).initialize(to: Atomic(0))
         (indices + cacheLineStride).bindMemory(to: Atomic<Int>.self, capacity: 1).initialize(to: Atomic(0))
+        (indices + cacheLineStride + 8).bindMemory(to: Int.self, capacity: 1).initialize(to: 0)
         buffer = Atomic(RingBuffer.allocate(capacity: capacity))
     }
 
@@ -193,10 +207,16 @@ final class DequeCore: @unchecked Sendable {
     @inlinable @inline(__always)
     func push(_ word: UInt) {
         let b = bottom.pointee.load(ordering: .relaxed)           // owner's own index
-        let t = top.pointee.load(ordering: .acquiring)            // pairs with thieves' CAS on top
         var ring = buffer.load(ordering: .relaxed)                // only the owner stores buffer
-        if b - t > RingBuffer.capacity(ring) - 1 {
-            ring = grow(ring, top: t, bottom: b)
+        // Fullness against the owner's cached top first: top only grows, so a
+        // stale copy can only overstate the fill; reload (acquire, pairs with
+        // the thieves' CAS) only when the ring looks full.
+        if b &- cachedTop.pointee > RingBuffer.capacity(ring) &- 1 {
+            let t = top.pointee.load(ordering: .acquiring)
+            cachedTop.pointee = t
+            if b &- t > RingBuffer.capacity(ring) &- 1 {
+                ring = grow(ring, top: t, bottom: b)
+            }
         }
         RingBuffer.slot(ring, b).pointee.store(word, ordering: .relaxed)
         bottom.pointee.store(b &+ 1, ordering: .releasing)        // publishes the slot (steal's acquire load of bottom)
@@ -206,9 +226,12 @@ final class DequeCore: @unchecked Sendable {
     func pop() -> UInt? {
         let b = bottom.pointee.load(ordering: .relaxed) &- 1
         let ring = buffer.load(ordering: .relaxed)
-        bottom.pointee.store(b, ordering: .relaxed)
-        atomicMemoryFence(ordering: .sequentiallyConsistent)      // orders bottom store before top load (vs steal's fence)
-        let t = top.pointee.load(ordering: .relaxed)
+        // A seq_cst exchange of bottom then a seq_cst load of top: the same
+        // store-load order as the paper's relaxed store + seq_cst fence +
+        // relaxed load (see the file comment), but one `xchg` on x86
+        // instead of a store and an `mfence`, which is slower.
+        _ = bottom.pointee.exchange(b, ordering: .sequentiallyConsistent)  // vs steal's fence
+        let t = top.pointee.load(ordering: .sequentiallyConsistent)
         guard t <= b else {
             bottom.pointee.store(b &+ 1, ordering: .relaxed)      // was empty: restore
             return nil

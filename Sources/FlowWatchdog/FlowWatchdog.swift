@@ -2,4 +2,11 @@
 // mutex) rather than `Synchronization.Mutex` for anything lock-protected:
 // Mutex is futex-based on Linux and ThreadSanitizer cannot see it, so every
 // value it guards is reported as a race under `make tsan`.
+//
+// FlowWatchdog: deadlines, timeouts, stalls and responsiveness (see
+// docs/Watchdog.md). Files: Watchdog (the public facade), WatchdogCore and
+// WatchdogCore+Monitor (the engine and its monitor thread), WatchToken,
+// WatchInbox (the lock-free hand-off from `watch` to the monitor),
+// DeadlineHeap, ProgressWatch (stall/deadlock state machine), WatchdogEvent,
+// WatchdogClock and ManualClock, MonitorThread (the pthread helper).
 @_exported import FlowAtomics

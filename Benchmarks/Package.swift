@@ -1,0 +1,27 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Flow's benchmarks: each comparison runs the Flow variant ("<name>:flow")
+// and its baseline ("<name>:baseline") in one process; `make bench` prints
+// `ratio <name>: <baseline p50 / flow p50>` for every pair.
+let benchmarkDeps: [Target.Dependency] = [
+    .product(name: "Benchmark", package: "benchmark"),
+]
+let plugins: [Target.PluginUsage] = [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+
+let package = Package(
+    name: "FlowBenchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(path: ".."),
+        .package(url: "https://github.com/ordo-one/benchmark", exact: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/apple/swift-async-algorithms", exact: "1.1.4"),
+    ],
+    targets: [
+        .executableTarget(
+            name: "AtomicsBenchmarks",
+            dependencies: benchmarkDeps + [.product(name: "FlowAtomics", package: "main")],
+            path: "Benchmarks/AtomicsBenchmarks",
+            plugins: plugins),
+    ]
+)

@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""Pairs "<name>:flow" / "<name>:baseline" benchmarks in package-benchmark's
+markdown output and prints one line per pair:
+
+    ratio <name>: <baseline p50 wall clock / flow p50 wall clock>
+
+Above 1 means Flow is faster. Lines such as `<name>: <value>` printed by a
+benchmark itself (for example CPU percentages) are passed through.
+"""
+import re, sys
+
+UNITS = {"ns": 1, "μs": 1e3, "us": 1e3, "ms": 1e6, "s": 1e9}
+
+def parse(text):
+    medians, current = {}, None
+    for line in text.splitlines():
+        m = re.match(r"^### (\S+)", line)
+        if m:
+            current = m.group(1)
+            continue
+        m = re.match(r"^\|\s*Time \(wall clock\) \((\w+)\)\s*\*?\s*\|(.*)$", line)
+        if m and current:
+            cells = [c.strip() for c in m.group(2).split("|") if c.strip()]
+            # columns: p0 p25 p50 p75 p90 p99 p100 samples
+            value = float(cells[2].replace(",", ""))
+            medians[current] = value * UNITS.get(m.group(1), 1)
+    return medians
+
+def main():
+    text = open(sys.argv[1], encoding="utf-8").read() if len(sys.argv) > 1 else sys.stdin.read()
+    medians = parse(text)
+    names = sorted({n.rsplit(":", 1)[0] for n in medians if n.endswith(":flow")})
+    if not names:
+        print("ratios: no <name>:flow benchmarks found", file=sys.stderr)
+    for name in names:
+        flow, base = medians.get(name + ":flow"), medians.get(name + ":baseline")
+        if flow is None or base is None or flow == 0:
+            print(f"ratio {name}: n/a (missing pair)")
+            continue
+        print(f"ratio {name}: {base / flow:.2f}")
+    for line in text.splitlines():
+        if re.match(r"^[a-z0-9-]+-(percent|latency-ns|count): ", line):
+            print(line)
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+// The monitor thread of a real-clock watchdog, and its sleep protocol.
+//
+// The monitor loops: mark itself awake (sleepTarget = 0), run everything
+// due now, then, holding `wake`, compute the instant it must wake at
+// (earliest task deadline, global deadline, progress check; and while tokens
+// flow, no later than now + the shortest timeout drained, so that producers
+// of later deadlines need not signal), publish it in `sleepTarget`, drain the
+// inbox once more, and sleep on `wake` until that instant unless the second
+// drain found something earlier. No polling: with nothing due it sleeps
+// without a timeout.
+//
+// Why no wake-up is lost. A producer pushes its token (SC CAS), then loads
+// `sleepTarget` (SC) and signals `wake` (taking the lock) only when its
+// deadline is earlier than the target it saw. The monitor stores the target
+// (SC), then loads every inbox head (SC). In the single total order of
+// these SC operations, either the monitor's head load follows the push (the
+// second drain takes the token and the monitor re-plans), or the producer's
+// target load follows the store (it sees the target and signals if it must).
+// The signal cannot fall between the monitor's check and its wait: the
+// monitor holds `wake` from before the store until `wait` releases it, and
+// the producer signals under `wake`. `setGlobalTimeout` and
+// `monitorProgress` follow the same pattern, with the state lock ordering
+// their update against the second drain's read of the state.
+//
+// Every `drainEvery`-th push on a shard also signals a sleeping monitor, so
+// the inbox never holds more than about drainEvery finished tokens per
+// shard while the monitor sleeps.
+
+extension WatchdogCore {
+    /// Starts the monitor thread once (first use). Idempotent.
+    func startMonitor() {
+        lifecycle.withLock { life in
+            if started.load(ordering: .acquiring) { return }
+            defer { started.store(true, ordering: .releasing) }
+            guard !stopped.load(ordering: .acquiring) else { return }
+            guard let thread = MonitorThread.spawn(name: configuration.threadName, { [self] in monitorLoop() }) else {
+                preconditionFailure("Watchdog: could not start the monitor thread (pthread_create failed)")
+            }
+            life.thread = thread
+        }
+    }
+
+    @inline(__always)
+    func signalMonitor() {
+        wake.lock()
+        wake.signal()
+        wake.unlock()
+    }
+
+    /// Signals the monitor when it sleeps past `deadline`; starts it if needed.
+    func wakeIfEarlier(_ deadline: UInt64) {
+        if !started.load(ordering: .acquiring) { startMonitor() }
+        if deadline < sleepTarget.load(ordering: .sequentiallyConsistent) { signalMonitor() }
+    }
+
+    func monitorLoop() {
+        while true {
+            sleepTarget.store(0, ordering: .sequentiallyConsistent)  // awake: producers need not signal
+            if stopped.load(ordering: .acquiring) { break }
+            state.withLock { $0.drainedMinTimeout = .max }
+            runDue(now: clock.nanoseconds())
+
+            wake.lock()
+            if stopped.load(ordering: .acquiring) {
+                wake.unlock()
+                break
+            }
+            let target = state.withLock { s in
+                drain(&s, ordering: .acquire)
+                return sleepDeadline(&s)
+            }
+            sleepTarget.store(target, ordering: .sequentiallyConsistent)  // then re-check the inbox
+            let recheck = state.withLock { s in
+                drain(&s, ordering: .sequentiallyConsistent)
+                return sleepDeadline(&s)
+            }
+            if recheck < target || target <= clock.nanoseconds() {
+                wake.unlock()
+                continue
+            }
+            if target == .max {
+                wake.wait()
+            } else {
+                _ = wake.wait(untilNanoseconds: target)
+            }
+            wake.unlock()
+        }
+        sleepTarget.store(0, ordering: .sequentiallyConsistent)
+        lifecycle.withLock { life in
+            // Stopped from this very thread (its handler): nobody will join us.
+            if life.selfStopped, let thread = life.thread, thread.isCurrent {
+                life.thread = nil
+                thread.detach()
+            }
+        }
+    }
+
+    private func sleepDeadline(_ s: inout MonitorState) -> UInt64 {
+        var next = nextDeadline(&s)
+        if s.drainedMinTimeout != .max {
+            next = min(next, clock.nanoseconds() &+ s.drainedMinTimeout)
+        }
+        return next
+    }
+
+    /// Stops monitoring and joins the monitor thread (unless called on it).
+    /// Idempotent; tokens watched afterwards are inert.
+    func stop() {
+        if !stopped.exchange(true, ordering: .acquiringAndReleasing) {
+            clock.manualClock?.detach(self)
+            // Move the tokens out, release them after the lock.
+            let dropped = state.withLock { s -> (DeadlineHeap, [WatchID: WatchToken]) in
+                s.stopped = true
+                s.global = nil
+                s.progress = nil
+                defer {
+                    s.heap = DeadlineHeap()
+                    s.expired = [:]
+                }
+                return (s.heap, s.expired)
+            }
+            _ = dropped
+        }
+        signalMonitor()
+        let joinable: MonitorThread? = lifecycle.withLock { life in
+            guard let thread = life.thread else { return nil }
+            if thread.isCurrent {
+                life.selfStopped = true
+                return nil
+            }
+            life.thread = nil
+            return thread
+        }
+        joinable?.join()
+    }
+
+    /// CPU time used by the monitor thread so far (nil before it started,
+    /// after it was joined, with a manual clock, or off Linux).
+    func monitorCPUTime() -> Duration? {
+        lifecycle.withLock { $0.thread?.cpuTime() }
+    }
+}
