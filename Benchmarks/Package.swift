@@ -23,5 +23,10 @@ let package = Package(
             dependencies: benchmarkDeps + [.product(name: "FlowAtomics", package: "main")],
             path: "Benchmarks/AtomicsBenchmarks",
             plugins: plugins),
+        .executableTarget(
+            name: "ExecutorBenchmarks",
+            dependencies: benchmarkDeps + [.product(name: "FlowExecutor", package: "main")],
+            path: "Benchmarks/ExecutorBenchmarks",
+            plugins: plugins),
     ]
 )

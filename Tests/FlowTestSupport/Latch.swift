@@ -16,15 +16,18 @@ import Synchronization
 /// #expect(done.wait(timeout: .seconds(10)))
 /// ```
 public final class Latch: @unchecked Sendable {
-    // Safe: `remaining` is guarded by `mutex`; the pthread objects live at
+    // Safe: `remaining` is atomic; a waiter checks it under `mutex`, and the
+    // count-down that reaches zero takes `mutex` before broadcasting, so a
+    // waiter either sees zero or is woken. The pthread objects live at
     // stable heap addresses for the latch's lifetime.
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private var remaining: Int  // protected by mutex
+    private let remainingCount: Atomic<Int>
+    private var remaining: Int { remainingCount.load(ordering: .acquiring) }
 
     public init(count: Int) {
         precondition(count >= 0, "Latch(count:) needs count >= 0, got \(count)")
-        remaining = count
+        remainingCount = Atomic(count)
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(cond, nil)
     }
@@ -38,18 +41,15 @@ public final class Latch: @unchecked Sendable {
 
     /// Counts down by `n`; at zero every waiter is released.
     public func countDown(_ n: Int = 1) {
-        pthread_mutex_lock(mutex)
-        remaining = max(0, remaining - n)
-        let open = remaining == 0
-        pthread_mutex_unlock(mutex)
-        if open { pthread_cond_broadcast(cond) }
+        let before = remainingCount.wrappingSubtract(n, ordering: .acquiringAndReleasing).oldValue
+        if before > 0 && before - n <= 0 {
+            pthread_mutex_lock(mutex)
+            pthread_mutex_unlock(mutex)
+            pthread_cond_broadcast(cond)
+        }
     }
 
-    public var isOpen: Bool {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return remaining == 0
-    }
+    public var isOpen: Bool { remaining <= 0 }
 
     /// Blocks until the count reaches zero or `timeout` passes; returns
     /// whether the latch opened.

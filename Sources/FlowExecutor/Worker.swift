@@ -1,0 +1,187 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+
+/// One worker's queues and counters.
+///
+/// Ownership: the deque's owner handle and the fields marked "owner" are
+/// used only by this worker's thread; the stealer, the inbox and the atomic
+/// counters are shared. Counters are written only by the owner (plain load +
+/// store, no locked instruction) and read by snapshots and the shutdown check.
+final class Worker: @unchecked Sendable {
+    // Safe to share: `deque` (the owner handle) and the owner-only words are
+    // touched only by the worker thread; every other field is immutable, an
+    // atomic, a lock-free queue or `Locked`.
+    let index: Int
+    let deque: WorkStealingDeque<UInt>              // owner thread only
+    let stealer: WorkStealingDeque<UInt>.Stealer
+    let inbox: MPMCQueue<UInt>                      // affinity: only this worker takes from it
+    let inboxOverflow = Locked<[UInt]>([])          // when the inbox ring is full
+    let inboxOverflowCount = Atomic<Int>(0)
+    let currentName = Locked<String?>(nil)          // set only for named closures
+    private let block: UnsafeMutableRawPointer      // 128-byte aligned, this worker's line
+
+    // Layout of `block`, one cache line written only by the owner:
+    private static let executedOffset = 0, stolenOffset = 8, submittedOffset = 16, stateOffset = 24
+    private static let rngOffset = 32, tickOffset = 40, sequenceOffset = 48
+
+    static let running = 0, searching = 1, parked = 2
+
+    init(index: Int, inboxCapacity: Int) throws(FlowError) {
+        self.index = index
+        deque = try WorkStealingDeque<UInt>(initialCapacity: 256)
+        stealer = deque.makeStealer()
+        inbox = try MPMCQueue<UInt>(capacity: inboxCapacity)
+        block = UnsafeMutableRawPointer.allocate(byteCount: cacheLineStride, alignment: cacheLineStride)
+        for offset in stride(from: 0, to: 32, by: 8) {
+            (block + offset).bindMemory(to: Atomic<Int>.self, capacity: 1).initialize(to: Atomic(0))
+        }
+        (block + Self.rngOffset).bindMemory(to: UInt64.self, capacity: 1)
+            .initialize(to: 0x9E37_79B9_7F4A_7C15 &* UInt64(index + 1))
+        (block + Self.tickOffset).bindMemory(to: Int.self, capacity: 1).initialize(to: 0)
+        (block + Self.sequenceOffset).bindMemory(to: UInt64.self, capacity: 1).initialize(to: 0)
+    }
+
+    deinit {
+        for offset in stride(from: 0, to: 32, by: 8) { atomic(offset).deinitialize(count: 1) }
+        block.deallocate()
+    }
+
+    @inline(__always)
+    private func atomic(_ offset: Int) -> UnsafeMutablePointer<Atomic<Int>> {
+        (block + offset).assumingMemoryBound(to: Atomic<Int>.self)
+    }
+
+    // MARK: counters (owner writes, anyone reads)
+
+    @inline(__always) func countExecuted() {
+        let p = atomic(Self.executedOffset)
+        p.pointee.store(p.pointee.load(ordering: .relaxed) &+ 1, ordering: .releasing)  // after the job's own submits
+    }
+    @inline(__always) func countStolen() {
+        let p = atomic(Self.stolenOffset)
+        p.pointee.store(p.pointee.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
+    }
+    @inline(__always) func countSubmitted() {
+        let p = atomic(Self.submittedOffset)
+        p.pointee.store(p.pointee.load(ordering: .relaxed) &+ 1, ordering: .releasing)  // before the push
+    }
+    var executed: Int { atomic(Self.executedOffset).pointee.load(ordering: .acquiring) }
+    var stolen: Int { atomic(Self.stolenOffset).pointee.load(ordering: .relaxed) }
+    var submitted: Int { atomic(Self.submittedOffset).pointee.load(ordering: .acquiring) }
+
+    var state: Int { atomic(Self.stateOffset).pointee.load(ordering: .sequentiallyConsistent) }
+    @inline(__always) func setState(_ s: Int) {
+        atomic(Self.stateOffset).pointee.store(s, ordering: .sequentiallyConsistent)
+    }
+
+    // MARK: owner-only scratch
+
+    /// xorshift64*: picks the first steal victim.
+    @inline(__always) func nextRandom() -> UInt64 {
+        let p = (block + Self.rngOffset).assumingMemoryBound(to: UInt64.self)
+        var x = p.pointee
+        x ^= x >> 12; x ^= x << 25; x ^= x >> 27
+        p.pointee = x
+        return x &* 0x2545_F491_4F6C_DD1D
+    }
+
+    /// Scheduling ticks, for the fairness checks of the loop.
+    @inline(__always) func nextTick() -> Int {
+        let p = (block + Self.tickOffset).assumingMemoryBound(to: Int.self)
+        p.pointee &+= 1
+        return p.pointee
+    }
+
+    /// A job id: worker index in the top 16 bits, a sequence below.
+    @inline(__always) func nextJobID() -> UInt64 {
+        let p = (block + Self.sequenceOffset).assumingMemoryBound(to: UInt64.self)
+        p.pointee &+= 1
+        return UInt64(index) << 48 | p.pointee
+    }
+
+    /// Takes from the affinity inbox, then its overflow.
+    @inline(__always) func takeFromInbox() -> UInt? {
+        if let w = inbox.tryDequeue() { return w }
+        if inboxOverflowCount.load(ordering: .acquiring) > 0 {
+            return inboxOverflow.withLock { list -> UInt? in
+                guard !list.isEmpty else { return nil }
+                inboxOverflowCount.wrappingSubtract(1, ordering: .relaxed)
+                return list.removeFirst()
+            }
+        }
+        return nil
+    }
+
+    /// Puts pinned work into the inbox (never fails: overflow when full).
+    func pin(_ word: UInt) {
+        if case .enqueued = inbox.tryEnqueue(word) { return }
+        inboxOverflow.withLock { $0.append(word) }
+        inboxOverflowCount.wrappingAdd(1, ordering: .releasing)
+    }
+
+    var inboxDepth: Int { inbox.count + inboxOverflowCount.load(ordering: .relaxed) }
+}
+
+// MARK: - Threads
+
+/// The worker thread's identity, in a pthread key: which core and worker
+/// the current thread belongs to.
+final class WorkerIdentity {
+    unowned(unsafe) let core: ExecutorCore
+    unowned(unsafe) let worker: Worker
+    init(core: ExecutorCore, worker: Worker) { self.core = core; self.worker = worker }
+}
+
+let workerIdentityKey: pthread_key_t = {
+    var key = pthread_key_t()
+    let rc = pthread_key_create(&key, nil)
+    precondition(rc == 0, "FlowExecutor: pthread_key_create failed (\(rc))")
+    return key
+}()
+
+@inline(__always)
+func currentWorkerIdentity() -> WorkerIdentity? {
+    guard let raw = pthread_getspecific(workerIdentityKey) else { return nil }
+    return Unmanaged<WorkerIdentity>.fromOpaque(raw).takeUnretainedValue()
+}
+
+private final class ThreadStart {
+    let body: () -> Void
+    init(_ body: @escaping () -> Void) { self.body = body }
+}
+
+/// Starts a joinable pthread named `name` (truncated to Linux's 15 bytes).
+func startThread(name: String, _ body: @escaping () -> Void) -> pthread_t {
+    let start = Unmanaged.passRetained(ThreadStart(body)).toOpaque()
+    var thread = pthread_t()
+    let rc = pthread_create(&thread, nil, { raw in
+        #if canImport(Darwin)
+        let start = Unmanaged<ThreadStart>.fromOpaque(raw).takeRetainedValue()
+        #else
+        let start = Unmanaged<ThreadStart>.fromOpaque(raw!).takeRetainedValue()
+        #endif
+        start.body()
+        return nil
+    }, start)
+    precondition(rc == 0, "FlowExecutor: pthread_create failed (\(rc))")
+    setThreadName(thread, name)
+    return thread
+}
+
+/// Names a thread (shown by top, gdb and perf). pthread_setname_np is a GNU
+/// extension the Glibc module does not export, so it is looked up by name.
+func setThreadName(_ thread: pthread_t, _ name: String) {
+    #if os(Linux)
+    typealias SetName = @convention(c) (pthread_t, UnsafePointer<CChar>) -> Int32
+    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "pthread_setname_np") else { return }
+    let setName = unsafeBitCast(symbol, to: SetName.self)
+    let short = String(decoding: name.utf8.prefix(15), as: UTF8.self)  // Linux keeps 15 bytes
+    _ = short.withCString { setName(thread, $0) }
+    #endif
+}
