@@ -18,7 +18,7 @@ struct ExecutorSwiftTaskTests {
                 checks.append(executor.isCurrentThreadWorker)
                 // A continuation resumed from a foreign thread.
                 let value = await withCheckedContinuation { (c: CheckedContinuation<Int, Never>) in
-                    _ = TestThread.spawn { c.resume(returning: 42) }
+                    TestThread.detached { c.resume(returning: 42) }
                 }
                 checks.append(value == 42 && executor.isCurrentThreadWorker)
                 return checks

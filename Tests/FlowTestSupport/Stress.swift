@@ -137,7 +137,7 @@ public func withTimeLimit<T: Sendable>(
     // Wait on a real thread so a hung body that blocks the cooperative pool
     // cannot stop the timer.
     let opened = await withCheckedContinuation { (cont: CheckedContinuation<Bool, Never>) in
-        _ = TestThread.spawn { cont.resume(returning: done.wait(timeout: timeout)) }
+        TestThread.detached { cont.resume(returning: done.wait(timeout: timeout)) }
     }
     guard opened else {
         task.cancel()

@@ -43,6 +43,16 @@ public final class TestThread: Sendable {
         return TestThread(handle: box)
     }
 
+    /// Starts `body` on a detached thread (nobody joins it; it cleans up
+    /// after itself when `body` returns).
+    public static func detached(_ body: @escaping @Sendable () -> Void) {
+        let thread = spawn(body)
+        if let t = thread.handle.thread {
+            thread.handle.thread = nil
+            pthread_detach(t)
+        }
+    }
+
     /// Waits for the thread to end. Call once.
     public func join() {
         guard let thread = handle.thread else { return }
