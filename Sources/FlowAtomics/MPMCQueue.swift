@@ -51,10 +51,10 @@ public final class MPMCQueue<Element: Sendable>: @unchecked Sendable {
     // Safe to share: the positions and sequences are atomics; a value cell
     // is accessed only by the one thread that owns it between a won CAS on a
     // position and its release store of the cell's sequence (file comment).
-    private let positions: UnsafeMutableRawPointer           // enqueue at 0, dequeue at 128
-    private let sequences: UnsafeMutablePointer<Atomic<Int>>
-    private let values: UnsafeMutablePointer<Element>
-    private let mask: Int
+    @usableFromInline let positions: UnsafeMutableRawPointer           // enqueue at 0, dequeue at 128
+    @usableFromInline let sequences: UnsafeMutablePointer<Atomic<Int>>
+    @usableFromInline let values: UnsafeMutablePointer<Element>
+    @usableFromInline let mask: Int
     public let capacity: Int
 
     /// Creates a queue of `capacity` cells: a power of two, at least 2.
@@ -92,19 +92,19 @@ public final class MPMCQueue<Element: Sendable>: @unchecked Sendable {
         positions.deallocate()
     }
 
-    @inline(__always)
-    private var enqueuePosition: UnsafeMutablePointer<Atomic<Int>> {
+    @inlinable @inline(__always)
+    var enqueuePosition: UnsafeMutablePointer<Atomic<Int>> {
         positions.assumingMemoryBound(to: Atomic<Int>.self)
     }
 
-    @inline(__always)
-    private var dequeuePosition: UnsafeMutablePointer<Atomic<Int>> {
+    @inlinable @inline(__always)
+    var dequeuePosition: UnsafeMutablePointer<Atomic<Int>> {
         (positions + cacheLineStride).assumingMemoryBound(to: Atomic<Int>.self)
     }
 
     /// Enqueues `element` unless the queue is full, in which case the
     /// element is handed back. Never blocks; lock-free.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func tryEnqueue(_ element: Element) -> EnqueueResult<Element> {
         var pos = enqueuePosition.pointee.load(ordering: .relaxed)
         while true {
@@ -127,7 +127,7 @@ public final class MPMCQueue<Element: Sendable>: @unchecked Sendable {
     }
 
     /// Removes the oldest element, or returns nil when empty. Never blocks.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func tryDequeue() -> Element? {
         var pos = dequeuePosition.pointee.load(ordering: .relaxed)
         while true {
@@ -151,11 +151,11 @@ public final class MPMCQueue<Element: Sendable>: @unchecked Sendable {
 
     /// The number of elements: exact when no operation is in flight, an
     /// estimate in 0...capacity otherwise.
-    public var count: Int {
+    @inlinable public var count: Int {
         let d = dequeuePosition.pointee.load(ordering: .relaxed)
         let e = enqueuePosition.pointee.load(ordering: .relaxed)
         return min(capacity, max(0, e - d))
     }
 
-    public var isEmpty: Bool { count == 0 }
+    @inlinable public var isEmpty: Bool { count == 0 }
 }

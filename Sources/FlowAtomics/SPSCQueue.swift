@@ -28,9 +28,9 @@ public final class SPSCQueue<Element: Sendable>: @unchecked Sendable {
     // `head` are atomics; `cachedHead` is the producer's own, `cachedTail`
     // the consumer's own; a slot is written only by the producer before its
     // release of tail and read only by the consumer after its acquire.
-    private let indices: UnsafeMutableRawPointer  // [0] tail, [8] cachedHead | [128] head, [136] cachedTail
-    private let slots: UnsafeMutablePointer<Element>
-    private let mask: Int
+    @usableFromInline let indices: UnsafeMutableRawPointer  // [0] tail, [8] cachedHead | [128] head, [136] cachedTail
+    @usableFromInline let slots: UnsafeMutablePointer<Element>
+    @usableFromInline let mask: Int
     public let capacity: Int
 
     /// Creates a ring holding at most `capacity` elements (at least 1).
@@ -58,21 +58,21 @@ public final class SPSCQueue<Element: Sendable>: @unchecked Sendable {
         indices.deallocate()
     }
 
-    @inline(__always) private var tail: UnsafeMutablePointer<Atomic<Int>> {
+    @inlinable @inline(__always) var tail: UnsafeMutablePointer<Atomic<Int>> {
         indices.assumingMemoryBound(to: Atomic<Int>.self)
     }
-    @inline(__always) private var cachedHead: UnsafeMutablePointer<Int> {
+    @inlinable @inline(__always) var cachedHead: UnsafeMutablePointer<Int> {
         (indices + 8).assumingMemoryBound(to: Int.self)
     }
-    @inline(__always) private var head: UnsafeMutablePointer<Atomic<Int>> {
+    @inlinable @inline(__always) var head: UnsafeMutablePointer<Atomic<Int>> {
         (indices + cacheLineStride).assumingMemoryBound(to: Atomic<Int>.self)
     }
-    @inline(__always) private var cachedTail: UnsafeMutablePointer<Int> {
+    @inlinable @inline(__always) var cachedTail: UnsafeMutablePointer<Int> {
         (indices + cacheLineStride + 8).assumingMemoryBound(to: Int.self)
     }
 
     /// Enqueues unless full (then hands the element back). Producer only.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func tryEnqueue(_ element: Element) -> EnqueueResult<Element> {
         let t = tail.pointee.load(ordering: .relaxed)             // the producer's own index
         if t &- cachedHead.pointee == capacity {
@@ -85,7 +85,7 @@ public final class SPSCQueue<Element: Sendable>: @unchecked Sendable {
     }
 
     /// Dequeues the oldest element, or nil when empty. Consumer only.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func tryDequeue() -> Element? {
         let h = head.pointee.load(ordering: .relaxed)             // the consumer's own index
         if h == cachedTail.pointee {

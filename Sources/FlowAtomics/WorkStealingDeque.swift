@@ -117,8 +117,8 @@ public struct WorkStealingDeque<Element: WordRepresentable>: ~Copyable {
 
     /// Elements currently in the deque: exact on the owner thread when no
     /// thief is active, an estimate otherwise.
-    public var count: Int { core.count }
-    public var isEmpty: Bool { core.count <= 0 }
+    @inlinable public var count: Int { core.count }
+    @inlinable public var isEmpty: Bool { core.count <= 0 }
     /// The current ring size (grows by doubling).
     public var capacity: Int { core.capacity }
 
@@ -151,8 +151,8 @@ public struct WorkStealingDeque<Element: WordRepresentable>: ~Copyable {
         }
 
         /// An estimate of the elements in the deque.
-        public var count: Int { core.count }
-        public var isEmpty: Bool { core.count <= 0 }
+        @inlinable public var count: Int { core.count }
+        @inlinable public var isEmpty: Bool { core.count <= 0 }
     }
 }
 
@@ -198,7 +198,7 @@ final class DequeCore: @unchecked Sendable {
 
     var capacity: Int { RingBuffer.capacity(buffer.load(ordering: .relaxed)) }
 
-    var count: Int {
+    @inlinable var count: Int {
         let b = bottom.pointee.load(ordering: .relaxed)
         let t = top.pointee.load(ordering: .relaxed)
         return max(0, b - t)

@@ -81,11 +81,14 @@ public final class Executor: TaskExecutor, Sendable {
         if let affinity, affinity < 0 || affinity >= core.workers.count {
             throw .invalid("affinity", affinity, "must be a worker index in 0..<\(core.workers.count)")
         }
-        let word = JobWord.make(ClosureJob(name: name, body: body))
         if let worker = core.currentWorker() {
-            core.pushInside(word, from: worker, priority: priority, affinity: affinity, swiftJob: false)
+            worker._withUnsafeGuaranteedRef { worker in
+                let word = worker.makeJob(name: name, body: body)
+                core.pushInside(word, from: worker, priority: priority, affinity: affinity, swiftJob: false)
+            }
             return
         }
+        let word = JobWord.make(ClosureJob(name: name, body: body))
         core.outsideSubmitted.atomic.pointee.wrappingAdd(1, ordering: .sequentiallyConsistent)  // before reading the phase
         guard core.phase.load(ordering: .sequentiallyConsistent) == ExecutorCore.running else {
             core.outsideSubmitted.atomic.pointee.wrappingSubtract(1, ordering: .sequentiallyConsistent)
@@ -105,7 +108,9 @@ public final class Executor: TaskExecutor, Sendable {
         let unowned = UnownedJob(job)
         let word = JobWord.make(unowned)
         if let worker = core.currentWorker() {
-            core.pushInside(word, from: worker, priority: priority, affinity: nil, swiftJob: true)
+            worker._withUnsafeGuaranteedRef { worker in
+                core.pushInside(word, from: worker, priority: priority, affinity: nil, swiftJob: true)
+            }
             return
         }
         core.outsideSubmitted.atomic.pointee.wrappingAdd(1, ordering: .sequentiallyConsistent)
@@ -121,7 +126,7 @@ public final class Executor: TaskExecutor, Sendable {
 
     /// The index of the worker running the calling code, when it runs on
     /// this executor; nil on any other thread.
-    public var currentWorkerIndex: Int? { core.currentWorker()?.index }
+    public var currentWorkerIndex: Int? { core.currentWorker()?.takeUnretainedValue().index }
 
     /// Whether the calling code runs on one of this executor's workers.
     public var isCurrentThreadWorker: Bool { core.currentWorker() != nil }

@@ -24,22 +24,30 @@ import Synchronization
 //   shards → low ring. Out of work, it counts itself as searching and spins
 //   `spinBudget` rounds over the shared queues, then parks.
 //
-// Parking without lost wake-ups, on one EventCount:
-//   worker:    key = prepareWait(); searching -= 1; state = parked;
-//              fence; re-check every queue; commitWait(key) or cancelWait()
-//   submitter: push; fence; if waiters > 0 && searching == 0 { notifyOne }
-// Both sides order their write before their read with a seq_cst fence
-// (Dekker): either the submitter sees the waiter, or the waiter's re-check
-// sees the work. While any worker searches, submitters skip the wake-up
-// (that worker will find the work): outside submissions wake at most as
-// fast as workers actually park, and a busy pool costs no syscall. A
-// worker that pushes onto its own deque wakes a neighbour only when work
-// piles up (more than one item waiting) and nobody searches; it needs no
-// fence, since it will run the work itself if nobody else does. A searcher
-// that finds work and was the last searcher wakes one more worker when
-// shared work is left (the chain that fans work out to parked workers).
-// Pinned work wakes everyone if its target worker is parked (it cannot be
-// picked out of one EventCount; pinning is the rare path).
+// Parking without lost wake-ups: a parker per worker and an idle stack.
+//   worker:    searching -= 1; push self on the idle stack (sleepers += 1);
+//              fence; re-check every queue;
+//              work found → take self off the stack if still there, search on
+//              nothing    → park on its own Parker
+//   submitter: push; fence; if sleepers > 0 && searching == 0 {
+//                pop one worker off the stack; searching += 1 for it; unpark it }
+// Both sides write, fence, then read the other's variable (Dekker): either
+// the submitter sees the sleeper, or the sleeper's re-check sees the work.
+// A submitter that skips because a worker searches read `searching` before
+// that worker's decrement, so the worker's later re-check sees the work.
+// The waker counts the woken worker as searching before unparking it, and
+// the Parker's permit guarantees that worker runs: from then until it finds
+// work or parks, other submitters skip the wake-up. So outside submitters
+// wake at most one worker per worker that actually comes up (the rate
+// limit), a busy pool costs no lock and no syscall, and a wake is never
+// spent on a thread that will not run. (A single EventCount cannot do this:
+// its notify-one may be absorbed by a waiter that has nothing to do.)
+// A worker that pushes onto its own deque wakes a neighbour only when work
+// piles up (more than one item) and nobody searches; it needs no fence,
+// since it runs the work itself if nobody else does. A searcher that finds
+// work and was the last searcher wakes one more worker when shared work is
+// left: the chain that fans a burst out to parked workers. Pinned work
+// wakes exactly its target worker when that one is parked.
 //
 // Shutdown (numbered steps; `shutdown()` runs them, deinit too, on a thread):
 // 1. phase = draining: outside `submit` is refused from now on. A submit
@@ -61,12 +69,17 @@ final class ExecutorCore: @unchecked Sendable {
     let configuration: Executor.Configuration
     let workers: [Worker]
     let shards: [MPMCQueue<UInt>]
+    // Unretained views of the two arrays for the hot path (array element
+    // access would retain and release each object). Alive with the arrays.
+    let workerRefs: UnsafeMutableBufferPointer<Unmanaged<Worker>>
+    let shardRefs: UnsafeMutableBufferPointer<Unmanaged<MPMCQueue<UInt>>>
     let high: MPMCQueue<UInt>
     let low: MPMCQueue<UInt>
-    let overflow = Locked<[UInt]>([])
+    let overflow = Locked<OverflowQueue>(OverflowQueue())
     let overflowCount = Atomic<Int>(0)
-    let events = EventCount()
     let searching = PaddedAtomic(0)
+    let sleepers = PaddedAtomic(0)                  // workers on the idle stack
+    let idle = Locked<IdleStack>(IdleStack())       // parked workers, taken only to park and to wake
     let outsideSubmitted = PaddedAtomic(0)
     let phase = Atomic<Int>(0)
     let observer = Atomic<UInt>(0)            // an Unmanaged<ObserverBox> word, or 0
@@ -76,7 +89,7 @@ final class ExecutorCore: @unchecked Sendable {
     let shutdownStarted = Atomic<Bool>(false)
     let finishedLock = ConditionLock()
     nonisolated(unsafe) var finished = false  // protected by finishedLock
-    nonisolated(unsafe) var taskExecutor: UnownedTaskExecutor? = nil
+    @exclusivity(unchecked) nonisolated(unsafe) var taskExecutor: UnownedTaskExecutor? = nil
 
     static let running = 0, draining = 1, stopping = 2, terminated = 3
 
@@ -94,12 +107,18 @@ final class ExecutorCore: @unchecked Sendable {
         self.shards = shards
         high = try MPMCQueue<UInt>(capacity: configuration.shardCapacity)
         low = try MPMCQueue<UInt>(capacity: configuration.shardCapacity)
+        workerRefs = .allocate(capacity: workers.count)
+        _ = workerRefs.initialize(from: workers.map { Unmanaged.passUnretained($0) })
+        shardRefs = .allocate(capacity: shards.count)
+        _ = shardRefs.initialize(from: shards.map { Unmanaged.passUnretained($0) })
     }
 
     deinit {
         // Only reached after termination (threads hold the core): free what
         // a racing forward may have left (nothing, normally).
         for w in workers { while let word = w.deque.pop() { release(word) } }
+        workerRefs.deallocate()
+        shardRefs.deallocate()
     }
 
     private func release(_ word: UInt) {
@@ -115,10 +134,24 @@ final class ExecutorCore: @unchecked Sendable {
         threads.withLock { $0 = started }
     }
 
+    /// The calling thread's worker when it is one of this core's workers.
     @inline(__always)
-    func currentWorker() -> Worker? {
-        guard let id = currentWorkerIdentity(), id.core === self else { return nil }
-        return id.worker
+    func currentWorker() -> Unmanaged<Worker>? {
+        guard let raw = pthread_getspecific(workerSlotKey) else { return nil }
+        let slot = raw.assumingMemoryBound(to: WorkerSlot.self)
+        guard slot.pointee.core == Unmanaged.passUnretained(self).toOpaque() else { return nil }
+        return slot.pointee.worker
+    }
+
+    /// `body` with the worker at `index`, without retaining it.
+    @inline(__always)
+    func withWorker<R>(_ index: Int, _ body: (Worker) -> R) -> R {
+        workerRefs[index]._withUnsafeGuaranteedRef(body)
+    }
+
+    @inline(__always)
+    func withShard<R>(_ index: Int, _ body: (MPMCQueue<UInt>) -> R) -> R {
+        shardRefs[index]._withUnsafeGuaranteedRef(body)
     }
 
     // MARK: - Submission
@@ -136,7 +169,7 @@ final class ExecutorCore: @unchecked Sendable {
         case .low: pushShared(low, word); wakeIfIdle()
         case .normal:
             if swiftJob {
-                pushShared(shards[worker.index % shards.count], word)
+                withShard(worker.index % shardRefs.count) { pushShared($0, word) }
                 wakeIfIdle()
             } else {
                 worker.deque.push(word)
@@ -155,7 +188,7 @@ final class ExecutorCore: @unchecked Sendable {
         switch priority {
         case .high: pushShared(high, word)
         case .low: pushShared(low, word)
-        case .normal: pushShared(shards[outsideShard()], word)
+        case .normal: withShard(outsideShard()) { pushShared($0, word) }
         }
         atomicMemoryFence(ordering: .sequentiallyConsistent)  // the push before reading waiters (Dekker, see top)
         wakeIfIdle()
@@ -164,48 +197,99 @@ final class ExecutorCore: @unchecked Sendable {
     /// Wakes one parked worker if some are parked and none is searching.
     @inline(__always)
     func wakeIfIdle() {
-        if events.waiters > 0 && searching.load() == 0 { events.notifyOne() }
+        if sleepers.load() > 0 && searching.load() == 0 { wakeOne() }
+    }
+
+    /// Pops a parked worker, counts it as searching, and unparks it.
+    @inline(never)
+    func wakeOne() {
+        let index: Int? = idle.withLock { stack in
+            guard let i = stack.pop() else { return nil }
+            sleepers.add(-1)
+            searching.add(1)  // on its behalf, so other submitters hold back until it runs
+            return i
+        }
+        if let index { withWorker(index) { $0.parker.unpark() } }
+    }
+
+    /// Wakes every parked worker (shutdown).
+    func wakeAll() {
+        let woken: [Int] = idle.withLock { stack in
+            var all: [Int] = []
+            while let i = stack.pop() { all.append(i) }
+            sleepers.add(-all.count)
+            searching.add(all.count)
+            return all
+        }
+        for i in woken { withWorker(i) { $0.parker.unpark() } }
     }
 
     @inline(__always)
     private func pushShared(_ queue: MPMCQueue<UInt>, _ word: UInt) {
         if case .enqueued = queue.tryEnqueue(word) { return }
-        overflow.withLock { $0.append(word) }
+        overflow.withLock { $0.push(word) }
         overflowCount.wrappingAdd(1, ordering: .releasing)
     }
 
     private func pin(_ word: UInt, to target: Int) {
-        let worker = workers[target]
-        worker.pin(word)
-        atomicMemoryFence(ordering: .sequentiallyConsistent)  // the push before reading its state
-        if worker.state == Worker.parked { events.notifyAll() }
-        else { wakeIfIdle() }
+        withWorker(target) { $0.pin(word) }
+        atomicMemoryFence(ordering: .sequentiallyConsistent)  // the push before reading the idle stack
+        guard sleepers.load() > 0 else { return }
+        let woke = idle.withLock { stack -> Bool in
+            guard stack.remove(target) else { return false }
+            sleepers.add(-1)
+            searching.add(1)
+            return true
+        }
+        if woke { withWorker(target) { $0.parker.unpark() } }
     }
 
     @inline(__always)
     private func outsideShard() -> Int {
-        if shards.count == 1 { return 0 }
+        if shardRefs.count == 1 { return 0 }
         let t = unsafeBitCast(pthread_self(), to: UInt.self)  // thread stacks are far apart
-        return Int((t >> 16) % UInt(shards.count))
+        return Int((t >> 16) % UInt(shardRefs.count))
     }
 
     // MARK: - The worker loop
 
     private func runWorker(_ worker: Worker) {
-        let identity = WorkerIdentity(core: self, worker: worker)
-        pthread_setspecific(workerIdentityKey, Unmanaged.passUnretained(identity).toOpaque())
-        defer { pthread_setspecific(workerIdentityKey, nil); withExtendedLifetime(identity) {} }
+        let slot = UnsafeMutablePointer<WorkerSlot>.allocate(capacity: 1)
+        slot.initialize(to: WorkerSlot(core: Unmanaged.passUnretained(self).toOpaque(),
+                                       worker: Unmanaged.passUnretained(worker)))
+        pthread_setspecific(workerSlotKey, slot)
+        defer { pthread_setspecific(workerSlotKey, nil); slot.deallocate() }
+        var isSearching = false  // counted in `searching`
         while true {
             if let word = findWork(worker) {
+                if isSearching { stopSearching(worker); isSearching = false }
                 execute(word, on: worker)
                 continue
             }
-            if let word = search(worker) {
+            if !isSearching {
+                searching.add(1)
+                worker.setState(Worker.searching)
+                isSearching = true
+            }
+            if let word = spin(worker) {
+                stopSearching(worker)
+                isSearching = false
                 execute(word, on: worker)
                 continue
             }
-            if park(worker) { return }
+            switch park(worker) {
+            case .terminated: return
+            case .searching: continue
+            }
         }
+    }
+
+    /// Leaves the searching state to run work; the last searcher wakes one
+    /// more worker when shared work is left.
+    @inline(__always)
+    private func stopSearching(_ worker: Worker) {
+        worker.setState(Worker.running)
+        if searching.add(-1) == 0 && sleepers.load() > 0 && hasSharedWork() { wakeOne() }
     }
 
     @inline(__always)
@@ -215,7 +299,9 @@ final class ExecutorCore: @unchecked Sendable {
         if let w = high.tryDequeue() { return w }
         if tick % 61 == 0, let w = takeShared(worker) { return w }
         if let w = worker.takeFromInbox() { return w }
-        if let w = worker.deque.pop() { return w }
+        // The owner's emptiness check is exact enough to skip pop's fence:
+        // only the owner adds, so "empty" cannot be stale in the wrong way.
+        if !worker.deque.isEmpty, let w = worker.deque.pop() { return w }
         if let w = steal(worker) { return w }
         if let w = takeShared(worker) { return w }
         return low.tryDequeue()
@@ -223,15 +309,16 @@ final class ExecutorCore: @unchecked Sendable {
 
     @inline(__always)
     private func steal(_ worker: Worker) -> UInt? {
-        let n = workers.count
+        let n = workerRefs.count
         if n == 1 { return nil }
         let start = Int(worker.nextRandom() % UInt64(n))
         for attempt in 0..<2 {
             var contended = false
             for k in 0..<n {
-                let victim = workers[(start + k) % n]
-                if victim === worker { continue }
-                switch victim.stealer.steal() {
+                let v = (start + k) % n
+                if v == worker.index { continue }
+                // Cheap look (two relaxed loads) before a steal and its fence.
+                switch withWorker(v, { $0.stealer.isEmpty ? .empty : $0.stealer.steal() }) {
                 case .success(let w):
                     worker.countStolen()
                     return w
@@ -246,56 +333,71 @@ final class ExecutorCore: @unchecked Sendable {
 
     @inline(__always)
     private func takeShared(_ worker: Worker) -> UInt? {
-        let n = shards.count
+        let n = shardRefs.count
         let home = worker.index % n
         for k in 0..<n {
-            if let w = shards[(home + k) % n].tryDequeue() { return w }
+            if let w = withShard((home + k) % n, { $0.tryDequeue() }) { return w }
         }
         if overflowCount.load(ordering: .acquiring) > 0 {
             return overflow.withLock { list -> UInt? in
-                guard !list.isEmpty else { return nil }
+                guard let word = list.pop() else { return nil }
                 overflowCount.wrappingSubtract(1, ordering: .relaxed)
-                return list.removeFirst()
+                return word
             }
         }
         return nil
     }
 
-    /// Spins over the shared queues before parking; the worker counts as
-    /// searching meanwhile, which holds back wake-ups from submitters.
-    private func search(_ worker: Worker) -> UInt? {
-        searching.add(1)
-        worker.setState(Worker.searching)
+    /// Searches the queues `spinBudget` rounds before parking.
+    private func spin(_ worker: Worker) -> UInt? {
         let budget = configuration.spinBudget
         var round = 0
         while round < budget {
-            if let w = findWork(worker) {
-                worker.setState(Worker.running)
-                if searching.add(-1) == 0 && hasSharedWork() { events.notifyOne() }
-                return w
-            }
+            if let w = findWork(worker) { return w }
             if round < budget / 2 { Backoff.relax(64) } else { sched_yield() }
             round += 1
         }
-        return nil  // still counted as searching; park() takes it off
+        return nil
     }
 
-    /// Parks until notified. Returns true when the executor terminated.
-    private func park(_ worker: Worker) -> Bool {
-        let key = events.prepareWait()
+    private enum ParkOutcome { case searching, terminated }
+
+    /// Parks until woken (see the top comment). The worker is searching on
+    /// entry and on a `.searching` return (counted either way).
+    private func park(_ worker: Worker) -> ParkOutcome {
         searching.add(-1)
+        idle.withLock { stack in
+            stack.push(worker.index)
+            sleepers.add(1)
+        }
         worker.setState(Worker.parked)
-        atomicMemoryFence(ordering: .sequentiallyConsistent)  // our announcement before the re-check (Dekker, see top)
+        atomicMemoryFence(ordering: .sequentiallyConsistent)  // on the stack before the re-check (Dekker, see top)
         let terminated = phase.load(ordering: .acquiring) == ExecutorCore.terminated
         if hasWork(for: worker) || terminated {
-            events.cancelWait()
-            worker.setState(Worker.running)
-            return terminated && !hasWork(for: worker)
+            unpark(worker)
+            if terminated && !hasWork(for: worker) {
+                searching.add(-1)
+                return .terminated
+            }
+            return .searching
         }
         if phase.load(ordering: .relaxed) != ExecutorCore.running { shutdownWaiter.unpark() }
-        events.commitWait(key)
-        worker.setState(Worker.running)
-        return false
+        worker.parker.park()
+        unpark(worker)
+        return .searching
+    }
+
+    /// Comes back from parking as a searcher: if still on the idle stack
+    /// (it left by itself, or a stale permit woke it) take it off and count
+    /// it as searching; otherwise its waker already did both.
+    private func unpark(_ worker: Worker) {
+        idle.withLock { stack in
+            if stack.remove(worker.index) {
+                sleepers.add(-1)
+                searching.add(1)
+            }
+        }
+        worker.setState(Worker.searching)
     }
 
     private func hasSharedWork() -> Bool {
@@ -320,7 +422,7 @@ final class ExecutorCore: @unchecked Sendable {
         } else if JobWord.isSwiftJob(word) {
             JobWord.swiftJob(word).runSynchronously(on: taskExecutor!)
         } else {
-            JobWord.closureJob(word).body()
+            worker.runClosure(word)
         }
         worker.countExecuted()
     }
@@ -336,7 +438,7 @@ final class ExecutorCore: @unchecked Sendable {
         if isSwift {
             JobWord.swiftJob(word).runSynchronously(on: taskExecutor!)
         } else {
-            JobWord.closureJob(word).body()
+            worker.runClosure(word)
         }
         box.observer.didRun(info)
         if name != nil { worker.currentName.withLock { $0 = nil } }
@@ -355,7 +457,7 @@ final class ExecutorCore: @unchecked Sendable {
 
     private func waitUntilQuiescent() {
         while !isQuiescent() {
-            events.notifyAll()                          // parked workers re-check
+            wakeAll()                                   // parked workers re-check
             shutdownWaiter.park(timeout: .milliseconds(2))
         }
     }
@@ -376,7 +478,7 @@ final class ExecutorCore: @unchecked Sendable {
         phase.store(ExecutorCore.stopping, ordering: .sequentiallyConsistent)
         waitUntilQuiescent()
         phase.store(ExecutorCore.terminated, ordering: .sequentiallyConsistent)
-        events.notifyAll()
+        wakeAll()
         let all = threads.withLock { $0 }
         if join {
             for t in all { pthread_join(t, nil) }
@@ -390,6 +492,59 @@ final class ExecutorCore: @unchecked Sendable {
     }
 
     var isShutDown: Bool { phase.load(ordering: .acquiring) != ExecutorCore.running }
+}
+
+/// An unbounded FIFO of job words for when a ring is full: amortised O(1)
+/// push and pop (a head index, compacted when half the storage is dead).
+struct OverflowQueue {
+    private var items: [UInt] = []
+    private var head = 0
+
+    mutating func push(_ word: UInt) { items.append(word) }
+
+    mutating func pop() -> UInt? {
+        guard head < items.count else { return nil }
+        let word = items[head]
+        head += 1
+        if head == items.count {
+            items.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head >= 1024 && head * 2 >= items.count {
+            items.removeFirst(head)
+            head = 0
+        }
+        return word
+    }
+
+    var count: Int { items.count - head }
+}
+
+/// The parked workers, most recent on top (it is the warmest). Guarded by
+/// `ExecutorCore.idle`.
+struct IdleStack {
+    private var items: [Int] = []
+    private var member: [Bool] = []
+
+    mutating func push(_ i: Int) {
+        if i >= member.count { member += Array(repeating: false, count: i + 1 - member.count) }
+        if member[i] { return }
+        member[i] = true
+        items.append(i)
+    }
+
+    mutating func pop() -> Int? {
+        guard let i = items.popLast() else { return nil }
+        member[i] = false
+        return i
+    }
+
+    /// Removes `i`; false when it was not on the stack.
+    mutating func remove(_ i: Int) -> Bool {
+        guard i < member.count, member[i] else { return false }
+        member[i] = false
+        items.removeAll { $0 == i }
+        return true
+    }
 }
 
 /// Holds an observer behind one word for the hot path's single load.

@@ -27,14 +27,22 @@ public enum Priority: Int, Sendable, Comparable, CaseIterable, CustomStringConve
 }
 
 /// A submitted closure, boxed so one word can stand for it in the queues.
+///
+/// Boxes are recycled through a per-worker free list (owner thread only),
+/// so a closure submitted from inside the pool costs no allocation beyond
+/// its own context. A box is touched by one thread at a time: the
+/// submitter fills it before the push that publishes it, the worker that
+/// took its word empties and recycles it — hence the unchecked exclusivity.
 final class ClosureJob {
-    let body: @Sendable () -> Void
-    let name: String?
+    @exclusivity(unchecked) var body: @Sendable () -> Void
+    @exclusivity(unchecked) var name: String?
 
     init(name: String?, body: @escaping @Sendable () -> Void) {
         self.name = name
         self.body = body
     }
+
+    static let empty: @Sendable () -> Void = {}
 }
 
 /// One word per queued unit of work (DESIGN decision 2): a retained

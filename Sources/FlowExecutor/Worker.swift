@@ -21,14 +21,17 @@ final class Worker: @unchecked Sendable {
     let deque: WorkStealingDeque<UInt>              // owner thread only
     let stealer: WorkStealingDeque<UInt>.Stealer
     let inbox: MPMCQueue<UInt>                      // affinity: only this worker takes from it
-    let inboxOverflow = Locked<[UInt]>([])          // when the inbox ring is full
+    let inboxOverflow = Locked<OverflowQueue>(OverflowQueue())  // when the inbox ring is full
     let inboxOverflowCount = Atomic<Int>(0)
     let currentName = Locked<String?>(nil)          // set only for named closures
+    let parker = Parker()                           // parks this worker; anyone may unpark it
     private let block: UnsafeMutableRawPointer      // 128-byte aligned, this worker's line
 
     // Layout of `block`, one cache line written only by the owner:
     private static let executedOffset = 0, stolenOffset = 8, submittedOffset = 16, stateOffset = 24
-    private static let rngOffset = 32, tickOffset = 40, sequenceOffset = 48
+    private static let rngOffset = 32, tickOffset = 40, sequenceOffset = 48, freeCountOffset = 56
+    static let freeListCapacity = 512
+    private let freeList: UnsafeMutablePointer<UInt>  // owner thread only: recycled ClosureJob words
 
     static let running = 0, searching = 1, parked = 2
 
@@ -45,9 +48,14 @@ final class Worker: @unchecked Sendable {
             .initialize(to: 0x9E37_79B9_7F4A_7C15 &* UInt64(index + 1))
         (block + Self.tickOffset).bindMemory(to: Int.self, capacity: 1).initialize(to: 0)
         (block + Self.sequenceOffset).bindMemory(to: UInt64.self, capacity: 1).initialize(to: 0)
+        (block + Self.freeCountOffset).bindMemory(to: Int.self, capacity: 1).initialize(to: 0)
+        freeList = .allocate(capacity: Self.freeListCapacity)
     }
 
     deinit {
+        let free = freeCount.pointee
+        for i in 0..<free { Unmanaged<ClosureJob>.fromOpaque(UnsafeRawPointer(bitPattern: freeList[i])!).release() }
+        freeList.deallocate()
         for offset in stride(from: 0, to: 32, by: 8) { atomic(offset).deinitialize(count: 1) }
         block.deallocate()
     }
@@ -105,14 +113,48 @@ final class Worker: @unchecked Sendable {
         return UInt64(index) << 48 | p.pointee
     }
 
+    // MARK: job boxes (owner only)
+
+    @inline(__always) private var freeCount: UnsafeMutablePointer<Int> {
+        (block + Self.freeCountOffset).assumingMemoryBound(to: Int.self)
+    }
+
+    /// A job word for `body`, reusing a recycled box when there is one.
+    @inline(__always) func makeJob(name: String?, body: @escaping @Sendable () -> Void) -> UInt {
+        let n = freeCount.pointee
+        if n == 0 { return JobWord.make(ClosureJob(name: name, body: body)) }
+        freeCount.pointee = n &- 1
+        let word = freeList[n &- 1]
+        let job = Unmanaged<ClosureJob>.fromOpaque(UnsafeRawPointer(bitPattern: word)!).takeUnretainedValue()
+        job.body = body
+        if name != nil { job.name = name }
+        return word
+    }
+
+    /// Runs the closure of a job word this worker took, then recycles its box.
+    @inline(__always) func runClosure(_ word: UInt) {
+        let unmanaged = Unmanaged<ClosureJob>.fromOpaque(UnsafeRawPointer(bitPattern: word)!)
+        let job = unmanaged.takeUnretainedValue()
+        job.body()
+        job.body = ClosureJob.empty   // releases the closure's context now
+        if job.name != nil { job.name = nil }
+        let n = freeCount.pointee
+        if n < Self.freeListCapacity {
+            freeList[n] = word
+            freeCount.pointee = n &+ 1
+        } else {
+            unmanaged.release()
+        }
+    }
+
     /// Takes from the affinity inbox, then its overflow.
     @inline(__always) func takeFromInbox() -> UInt? {
         if let w = inbox.tryDequeue() { return w }
         if inboxOverflowCount.load(ordering: .acquiring) > 0 {
             return inboxOverflow.withLock { list -> UInt? in
-                guard !list.isEmpty else { return nil }
+                guard let word = list.pop() else { return nil }
                 inboxOverflowCount.wrappingSubtract(1, ordering: .relaxed)
-                return list.removeFirst()
+                return word
             }
         }
         return nil
@@ -121,7 +163,7 @@ final class Worker: @unchecked Sendable {
     /// Puts pinned work into the inbox (never fails: overflow when full).
     func pin(_ word: UInt) {
         if case .enqueued = inbox.tryEnqueue(word) { return }
-        inboxOverflow.withLock { $0.append(word) }
+        inboxOverflow.withLock { $0.push(word) }
         inboxOverflowCount.wrappingAdd(1, ordering: .releasing)
     }
 
@@ -131,25 +173,19 @@ final class Worker: @unchecked Sendable {
 // MARK: - Threads
 
 /// The worker thread's identity, in a pthread key: which core and worker
-/// the current thread belongs to.
-final class WorkerIdentity {
-    unowned(unsafe) let core: ExecutorCore
-    unowned(unsafe) let worker: Worker
-    init(core: ExecutorCore, worker: Worker) { self.core = core; self.worker = worker }
+/// the current thread belongs to. Plain words, so that asking "am I a
+/// worker of this executor?" costs a key lookup and a compare, no retain.
+struct WorkerSlot {
+    let core: UnsafeMutableRawPointer     // the ExecutorCore, unretained
+    let worker: Unmanaged<Worker>         // alive as long as the core
 }
 
-let workerIdentityKey: pthread_key_t = {
+let workerSlotKey: pthread_key_t = {
     var key = pthread_key_t()
     let rc = pthread_key_create(&key, nil)
     precondition(rc == 0, "FlowExecutor: pthread_key_create failed (\(rc))")
     return key
 }()
-
-@inline(__always)
-func currentWorkerIdentity() -> WorkerIdentity? {
-    guard let raw = pthread_getspecific(workerIdentityKey) else { return nil }
-    return Unmanaged<WorkerIdentity>.fromOpaque(raw).takeUnretainedValue()
-}
 
 private final class ThreadStart {
     let body: () -> Void

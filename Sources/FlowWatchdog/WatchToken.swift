@@ -178,6 +178,9 @@ public final class WatchToken: Sendable {
         var current = callbacks.load(ordering: .acquiring)
         while true {
             if current == Self.cancelledMark || current == Self.closedMark {
+                // A failed attempt may have left a link to a list we never owned: clear it, or
+                // the node's deinit would release that list a second time.
+                node.nextWord = 0
                 _ = Unmanaged<CancelCallbackNode>.fromOpaque(pointer(raw)).takeRetainedValue()
                 if current == Self.cancelledMark { body() }
                 return
@@ -257,7 +260,9 @@ public struct WatchID: Hashable, Sendable, CustomStringConvertible {
     /// The raw number (not dense: the low bits name the inbox shard).
     public let rawValue: UInt64
 
+    /// An id from its raw number (as printed in events).
     public init(rawValue: UInt64) { self.rawValue = rawValue }
 
+    /// "#" followed by the raw number.
     public var description: String { "#\(rawValue)" }
 }

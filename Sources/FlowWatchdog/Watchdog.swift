@@ -68,8 +68,10 @@ public final class Watchdog: Sendable {
     /// `timeout` is not positive. After `stop()` the token is inert.
     @inline(__always)
     public func watch(name: String, timeout: Duration) throws(FlowError) -> WatchToken {
-        guard timeout > .zero else { throw .invalid("timeout", timeout, "must be positive") }
-        return core.watch(name: name, timeout: max(1, timeout.clampedNanoseconds))
+        guard let nanoseconds = timeout.positiveNanoseconds else {
+            throw .invalid("timeout", timeout, "must be positive")
+        }
+        return core.watch(name: name, timeout: nanoseconds)
     }
 
     /// Watches with `configuration.defaultTimeout`. Throws when none is set.
@@ -82,7 +84,8 @@ public final class Watchdog: Sendable {
 
     /// Requests cancellation of the activity `id` (as carried by
     /// `.taskTimedOut`). Returns false if it is unknown, finished or
-    /// already cancelled.
+    /// already cancelled. O(1) for a timed-out activity; for one still
+    /// running it scans the watched set (prefer `WatchToken.cancel()`).
     @discardableResult
     public func cancel(_ id: WatchID) -> Bool { core.cancel(id) }
 
@@ -97,8 +100,10 @@ public final class Watchdog: Sendable {
     /// Arms (or re-arms) the run's global deadline, `timeout` from now. It
     /// fires `.globalTimeout` once; set it again to arm another.
     public func setGlobalTimeout(_ timeout: Duration) throws(FlowError) {
-        guard timeout > .zero else { throw .invalid("globalTimeout", timeout, "must be positive") }
-        core.setGlobalTimeout(max(1, timeout.clampedNanoseconds))
+        guard let nanoseconds = timeout.positiveNanoseconds else {
+            throw .invalid("globalTimeout", timeout, "must be positive")
+        }
+        core.setGlobalTimeout(nanoseconds)
     }
 
     /// Disarms the global deadline.
@@ -120,17 +125,23 @@ public final class Watchdog: Sendable {
         deadlockAfter: Duration? = nil,
         _ probe: @escaping @Sendable () -> (progress: Int, pending: Int)
     ) throws(FlowError) {
-        guard checkEvery > .zero else { throw .invalid("checkEvery", checkEvery, "must be positive") }
-        guard stallAfter > .zero else { throw .invalid("stallAfter", stallAfter, "must be positive") }
+        guard let interval = checkEvery.positiveNanoseconds else {
+            throw .invalid("checkEvery", checkEvery, "must be positive")
+        }
+        guard let stall = stallAfter.positiveNanoseconds else {
+            throw .invalid("stallAfter", stallAfter, "must be positive")
+        }
+        var deadlock: UInt64?
         if let deadlockAfter {
-            guard deadlockAfter > .zero else { throw .invalid("deadlockAfter", deadlockAfter, "must be positive") }
+            guard let nanoseconds = deadlockAfter.positiveNanoseconds else {
+                throw .invalid("deadlockAfter", deadlockAfter, "must be positive")
+            }
             guard deadlockAfter >= stallAfter else {
                 throw .invalid("deadlockAfter", deadlockAfter, "must be at least stallAfter (\(stallAfter))")
             }
+            deadlock = nanoseconds
         }
-        core.monitorProgress(
-            interval: max(1, checkEvery.clampedNanoseconds), stallAfter: stallAfter.clampedNanoseconds,
-            deadlockAfter: deadlockAfter?.clampedNanoseconds, probe: probe)
+        core.monitorProgress(interval: interval, stallAfter: stall, deadlockAfter: deadlock, probe: probe)
     }
 
     /// Stops sampling progress; `isResponsive` becomes true.

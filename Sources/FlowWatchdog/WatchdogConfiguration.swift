@@ -22,6 +22,7 @@ extension Watchdog {
         /// deadline passes, after the handler saw the event.
         public var cancelAllOnGlobalTimeout: Bool
 
+        /// A configuration with the given values; the defaults suit most runs.
         public init(
             threadName: String = "flow-watchdog",
             eventLogCapacity: Int = 256,

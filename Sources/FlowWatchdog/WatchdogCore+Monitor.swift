@@ -22,9 +22,17 @@
 // `monitorProgress` follow the same pattern, with the state lock ordering
 // their update against the second drain's read of the state.
 //
-// Every `drainEvery`-th push on a shard also signals a sleeping monitor, so
-// the inbox never holds more than about drainEvery finished tokens per
-// shard while the monitor sleeps.
+// Every `drainEvery`-th push on a shard also signals a sleeping monitor when
+// the shard holds other tokens, so the inbox never holds more than about
+// drainEvery finished tokens per shard while the monitor sleeps (most
+// short activities withdraw their tokens in `finish`, see WatchInbox).
+//
+// Horizon: a producer that signals leaves its timeout in `wakeHint`, and
+// the monitor also notes the shortest timeout it drained; while activities
+// flow it then wakes at least that often, so that the following producers,
+// whose deadlines are later, see a target before their deadline and do not
+// signal. Without it, a monitor with an empty heap would sleep "forever"
+// and be woken by nearly every watch.
 
 extension WatchdogCore {
     /// Starts the monitor thread once (first use). Idempotent.
@@ -57,7 +65,8 @@ extension WatchdogCore {
         while true {
             sleepTarget.store(0, ordering: .sequentiallyConsistent)  // awake: producers need not signal
             if stopped.load(ordering: .acquiring) { break }
-            state.withLock { $0.drainedMinTimeout = .max }
+            let hint = wakeHint.exchange(.max, ordering: .relaxed)
+            state.withLock { $0.drainedMinTimeout = hint }
             runDue(now: clock.nanoseconds())
 
             wake.lock()
@@ -81,7 +90,8 @@ extension WatchdogCore {
             if target == .max {
                 wake.wait()
             } else {
-                _ = wake.wait(untilNanoseconds: target)
+                // The clock may lag CLOCK_MONOTONIC by its resolution: sleep that much longer.
+                _ = wake.wait(untilNanoseconds: target &+ clock.lagNanoseconds)
             }
             wake.unlock()
         }

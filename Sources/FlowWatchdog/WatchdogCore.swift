@@ -31,6 +31,11 @@ final class WatchdogCore: Sendable {
     /// 0 while the monitor is awake; otherwise the instant it sleeps until
     /// (`UInt64.max`: no deadline at all). Producers read it after pushing.
     let sleepTarget = Atomic<UInt64>(0)
+    /// The shortest timeout among producers that signalled the monitor since
+    /// it last woke: the monitor then wakes at least that often while
+    /// activities flow, so that later ones (with later deadlines) need not
+    /// signal. Only an optimisation; correctness rests on the signal rule.
+    let wakeHint = Atomic<UInt64>(.max)
     /// The monitor's condition: it waits here; producers signal it.
     let wake = ConditionLock()
     let lifecycle = Locked(Lifecycle())
@@ -71,8 +76,11 @@ final class WatchdogCore: Sendable {
         inbox.push(token, shard: shard)
         // SC: after the push (Dekker pairing with the monitor's publish-then-recheck).
         let target = sleepTarget.load(ordering: .sequentiallyConsistent)
-        if now &+ timeout < target || (sequence % Self.drainEvery == 0 && target != 0) {
+        if now &+ timeout < target {
+            wakeHint.min(timeout, ordering: .relaxed)
             signalMonitor()
+        } else if sequence % Self.drainEvery == 0 && target != 0 && token.inboxNext.load(ordering: .relaxed) != 0 {
+            signalMonitor()  // the shard is piling up while the monitor sleeps
         }
         return token
     }

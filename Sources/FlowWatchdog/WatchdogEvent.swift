@@ -25,6 +25,7 @@ public enum WatchdogEvent: Sendable, Equatable, CustomStringConvertible {
     /// while `pending` work items were waiting: probably a hang.
     case deadlocked(since: Duration, pending: Int)
 
+    /// A one-line message for logs, e.g. "watchdog: task 'load' (#33) timed out after 5 s".
     public var description: String {
         switch self {
         case let .taskTimedOut(name, elapsed, id):

@@ -42,6 +42,26 @@ struct ExecutorStressTests {
         #expect(snap.queued == 0)
     }
 
+    /// Rings of capacity 2 force the overflow lists on every path (central,
+    /// high, low, affinity inbox): still exactly once, still drained.
+    @Test func tinyRingsOverflowWithoutLoss() throws {
+        let total = StressScale.scaled(200_000, minimum: 10_000)
+        let executor = try Executor(.init(workers: 2, name: "tiny", centralShards: 1, shardCapacity: 2, inboxCapacity: 2))
+        let counts = RunCounts(total)
+        let done = Latch(count: total)
+        let priorities: [Priority] = [.low, .normal, .high]
+        try Stress.run(threads: 3, timeout: .seconds(240)) { t in
+            for i in stride(from: t, to: total, by: 3) {
+                let affinity: Int? = i % 7 == 0 ? i % 2 : nil
+                try! executor.submit(priority: priorities[i % 3], affinity: affinity) { counts.hit(i); done.countDown() }
+            }
+        }
+        #expect(done.wait(timeout: .seconds(240)))
+        executor.shutdown()
+        #expect(counts.wrong.isEmpty, "\(counts.wrong.count) closures did not run exactly once")
+        #expect(executor.snapshot().queued == 0)
+    }
+
     @Test func everyClosureRunsOnceFromInsideWorkers() throws {
         let total = StressScale.scaled(1_000_000, minimum: 20_000)
         let executor = try Executor(workers: 2, name: "inside")

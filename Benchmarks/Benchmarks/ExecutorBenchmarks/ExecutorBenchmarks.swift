@@ -153,18 +153,21 @@ nonisolated func taskGroupFanOut(_ n: Int) async {
     await node(0)
 }
 
+/// A parent task making `n` child tasks and summing their results, all on
+/// `executor` (parent and children prefer it) or all on the default executor.
 nonisolated func swiftTasks(_ n: Int, on executor: Executor?) async {
-    await withTaskGroup(of: Int.self) { group in
-        for i in 0..<n {
-            if let executor {
-                group.addTask(executorPreference: executor) { i &* 2 }
-            } else {
-                group.addTask { i &* 2 }
-            }
+    @Sendable func parent() async -> Int {
+        await withTaskGroup(of: Int.self) { group in
+            for i in 0..<n { group.addTask { i &* 2 } }
+            var sum = 0
+            for await x in group { sum &+= x }
+            return sum
         }
-        var sum = 0
-        for await x in group { sum &+= x }
-        blackHole(sum)
+    }
+    if let executor {
+        blackHole(await Task(executorPreference: executor) { await parent() }.value)
+    } else {
+        blackHole(await Task { await parent() }.value)
     }
 }
 

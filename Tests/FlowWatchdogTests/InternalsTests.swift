@@ -1,0 +1,85 @@
+@testable import FlowWatchdog
+import FlowTestSupport
+import Testing
+
+/// The internal pieces on their own: the deadline heap, the stall state
+/// machine, the fast duration conversion.
+@Suite(.timeLimit(.minutes(1)))
+struct InternalsTests {
+    static func token(_ id: UInt64, deadline: UInt64) -> WatchToken {
+        WatchToken(name: "h", id: WatchID(rawValue: id), start: 0, timeout: deadline, clock: .monotonic, inboxSlot: nil)
+    }
+
+    @Test func heapPopsInDeadlineThenIDOrder() {
+        var random = SeededGenerator(seed: 7)
+        var heap = DeadlineHeap()
+        var expected: [(UInt64, UInt64)] = []
+        for id in 0..<2_000 as Range<UInt64> {
+            let deadline = UInt64.random(in: 0..<500, using: &random)
+            heap.push(Self.token(id, deadline: deadline), deadline: deadline)
+            expected.append((deadline, id))
+        }
+        // Lazy deletion's compaction keeps the order of what remains.
+        heap.removeAll { $0.id % 3 == 0 }
+        expected.removeAll { $0.1 % 3 == 0 }
+        expected.sort { $0 < $1 }
+        var popped: [(UInt64, UInt64)] = []
+        while let entry = heap.pop() { popped.append((entry.deadline, entry.id)) }
+        #expect(popped.map(\.0) == expected.map(\.0))
+        #expect(popped.map(\.1) == expected.map(\.1))
+    }
+
+    @Test func progressWatchStateMachine() {
+        var watch = ProgressWatch(
+            probe: { (0, 0) }, interval: 10, stallAfter: 30, deadlockAfter: 60,
+            generation: 1, now: 0, initialProgress: 0)
+        #expect(watch.nextCheck == 10)
+        #expect(watch.observe(progress: 0, pending: 1, now: 10).isEmpty)
+        #expect(watch.observe(progress: 0, pending: 1, now: 30) == [.stalled(since: .nanoseconds(30), pending: 1)])
+        #expect(!watch.isResponsive)
+        #expect(watch.nextCheck == 40)
+        // A late check skips the missed grid points and can jump to deadlocked.
+        #expect(watch.observe(progress: 0, pending: 1, now: 95) == [.deadlocked(since: .nanoseconds(95), pending: 1)])
+        #expect(watch.nextCheck == 100)
+        #expect(watch.observe(progress: 1, pending: 1, now: 100) == [.recovered])
+        #expect(watch.isResponsive)
+        // From moving straight past both thresholds in one (late) check.
+        #expect(watch.observe(progress: 1, pending: 2, now: 200) == [
+            .stalled(since: .nanoseconds(100), pending: 2), .deadlocked(since: .nanoseconds(100), pending: 2),
+        ])
+    }
+
+    @Test func fastNanosecondsMatchDurationComponents() {
+        var random = SeededGenerator(seed: 11)
+        var samples: [Duration] = [
+            .nanoseconds(1), .seconds(60), .milliseconds(1_500), .seconds(9_444), .seconds(9_445),
+            .seconds(86_400 * 365), Duration(attoseconds: 1),
+        ]
+        for _ in 0..<10_000 {
+            samples.append(.nanoseconds(Int64.random(in: 1...Int64.max / 4, using: &random)))
+            samples.append(.seconds(Int64.random(in: 1...1_000_000, using: &random)) + .nanoseconds(Int64.random(in: 0..<1_000_000_000, using: &random)))
+        }
+        for duration in samples {
+            #expect(duration.positiveNanoseconds == max(1, duration.clampedNanoseconds), "\(duration)")
+        }
+        #expect(Duration.zero.positiveNanoseconds == nil)
+        #expect(Duration.seconds(-3).positiveNanoseconds == nil)
+        #expect(Duration.seconds(Int64.max).positiveNanoseconds == UInt64.max / 2)
+    }
+
+    @Test func inboxWithdrawOnlyTakesTheHead() {
+        let inbox = WatchInbox()
+        let shard = inbox.currentShard()
+        let slot = inbox.headPointer(shard)
+        let a = WatchToken(name: "a", id: WatchID(rawValue: 1), start: 0, timeout: 1, clock: .monotonic, inboxSlot: slot)
+        let b = WatchToken(name: "b", id: WatchID(rawValue: 2), start: 0, timeout: 1, clock: .monotonic, inboxSlot: slot)
+        inbox.push(a, shard: shard)
+        inbox.push(b, shard: shard)
+        #expect(!WatchInbox.withdraw(a, from: slot), "a is under b")
+        #expect(WatchInbox.withdraw(b, from: slot))
+        Unmanaged.passUnretained(b).release()  // the inbox's retain, as finish() does
+        var drained: [UInt64] = []
+        inbox.drain(ordering: .acquire) { drained.append($0.id.rawValue) }
+        #expect(drained == [1])
+    }
+}

@@ -1,0 +1,173 @@
+import FlowTestSupport
+import FlowWatchdog
+import Synchronization
+import Testing
+
+/// Many threads watching, finishing and cancelling at once, checked by
+/// conservation: every unfinished activity is reported exactly once, every
+/// finished one never, every callback runs exactly once. Run under
+/// ThreadSanitizer by `make tsan` (scaled down by FLOW_STRESS_SCALE).
+@Suite(.serialized, .timeLimit(.minutes(1)))
+struct StressTests {
+    static let threads = 8
+
+    /// One thread's share: watch `count` activities keeping up to four open
+    /// at once, finish them out of order (so some are withdrawn from the
+    /// inbox and some are not), leave every seventh unfinished.
+    static func watchAndFinish(
+        _ watchdog: Watchdog, count: Int, timeout: Duration, seed: UInt64,
+        unfinished: Collector<WatchID>, all: Collector<WatchID>
+    ) {
+        var random = SeededGenerator(seed: seed)
+        var open: [WatchToken] = []
+        var ids: [WatchID] = []
+        var left: [WatchID] = []
+        var kept: [WatchToken] = []
+        for i in 0..<count {
+            let token = try! watchdog.watch(name: "s\(seed)", timeout: timeout)
+            ids.append(token.id)
+            if i % 7 == 0 {
+                left.append(token.id)
+                kept.append(token)
+                continue
+            }
+            open.append(token)
+            if open.count == 4 || Bool.random(using: &random) {
+                let victim = open.remove(at: Int.random(in: 0..<open.count, using: &random))
+                #expect(victim.finish())
+            }
+        }
+        for token in open { #expect(token.finish()) }
+        unfinished.append(contentsOf: left)
+        all.append(contentsOf: ids)
+        _ = kept  // dropped unfinished: still watched
+    }
+
+    @Test func concurrentWatchFinishWithManualClock() throws {
+        let f = try ManualFixture()
+        let perThread = StressScale.scaled(20_000, minimum: 500)
+        let unfinished = Collector<WatchID>()
+        let all = Collector<WatchID>()
+        let done = Flag()
+        let clock = f.clock
+        let advancer = TestThread.spawn {
+            while !done.isSet { clock.advance(by: .milliseconds(1)) }
+        }
+        let watchdog = f.watchdog
+        try Stress.run(threads: Self.threads) { t in
+            Self.watchAndFinish(
+                watchdog, count: perThread, timeout: .seconds(3_600), seed: UInt64(t),
+                unfinished: unfinished, all: all)
+        }
+        done.set()
+        advancer.join()
+        #expect(f.events.values.isEmpty, "no timeout is due yet")
+
+        f.clock.advance(by: .seconds(7_200))
+        #expect(Set(all.values).count == Self.threads * perThread, "ids are unique")
+        let reported = f.timedOutIDs
+        #expect(reported.count == unfinished.values.count, "each unfinished activity reported once")
+        #expect(Set(reported) == Set(unfinished.values))
+    }
+
+    @Test func concurrentWatchFinishWithMonitorThread() throws {
+        let events = Collector<WatchdogEvent>()
+        let watchdog = try Watchdog { event, _ in events.append(event) }
+        let perThread = StressScale.scaled(20_000, minimum: 500)
+        let unfinished = Collector<WatchID>()
+        let all = Collector<WatchID>()
+        try Stress.run(threads: Self.threads) { t in
+            Self.watchAndFinish(
+                watchdog, count: perThread, timeout: .seconds(3_600), seed: UInt64(100 + t),
+                unfinished: unfinished, all: all)
+        }
+        #expect(Set(all.values).count == Self.threads * perThread)
+        #expect(watchdog.monitorThreadCPUTime != nil, "the monitor thread started on first use")
+        // Every unfinished activity is still known to the watchdog, wherever it is (inbox or heap).
+        #expect(watchdog.cancelAll() == unfinished.values.count)
+        watchdog.stop()
+        #expect(watchdog.monitorThreadCPUTime == nil, "joined")
+        #expect(events.values.isEmpty)
+    }
+
+    @Test func finishRacesTheDeadline() throws {
+        let f = try ManualFixture()
+        let count = StressScale.scaled(40_000, minimum: 1_000)
+        // Deadlines spread over 1...1000 ms so that the advancing thread fires
+        // them while the finishing threads finish them.
+        let tokens = try (0..<count).map { i in
+            try f.watchdog.watch(name: "race", timeout: .milliseconds(i % 1_000 + 1))
+        }
+        let late = Collector<WatchID>()
+        let done = Flag()
+        let clock = f.clock
+        let advancer = TestThread.spawn {
+            while !done.isSet { clock.advance(by: .microseconds(50)) }
+        }
+        let threads = 4
+        try Stress.run(threads: threads) { t in
+            var mine: [WatchID] = []
+            for i in stride(from: t, to: count, by: threads) where !tokens[i].finish() {
+                mine.append(tokens[i].id)
+            }
+            late.append(contentsOf: mine)
+        }
+        done.set()
+        advancer.join()
+        f.clock.advance(by: .seconds(10))
+        let reported = f.timedOutIDs
+        #expect(reported.count == Set(reported).count, "each reported once")
+        #expect(Set(reported) == Set(late.values), "reported exactly when finish() lost")
+    }
+
+    @Test func cancellationRacesRegistration() throws {
+        let f = try ManualFixture()
+        let count = StressScale.scaled(20_000, minimum: 500)
+        let tokens = try (0..<count).map { _ in try f.watchdog.watch(name: "c", timeout: .seconds(60)) }
+        let counters = (0..<count).map { _ in Counter() }
+        let wins = Counter()
+        let watchdog = f.watchdog
+        try Stress.run(threads: 4) { t in
+            switch t {
+            case 0, 1:  // two callbacks per token
+                for i in 0..<count { tokens[i].onCancel { counters[i].increment() } }
+            case 2:
+                for i in 0..<count where tokens[i].cancel() { wins.increment() }
+            default:  // by id (a heap scan for running ones: a sample) and all at once
+                for i in stride(from: count - 1, through: 0, by: -97) where watchdog.cancel(tokens[i].id) {
+                    wins.increment()
+                }
+                for _ in 0..<3 {
+                    for _ in 0..<watchdog.cancelAll() { wins.increment() }
+                }
+            }
+        }
+        #expect(wins.count == count, "exactly one cancel wins per token")
+        let wrong = (0..<count).filter { counters[$0].count != 2 }
+        #expect(wrong.isEmpty, "callbacks ran exactly once each; wrong at \(wrong.prefix(5))")
+    }
+
+    /// Registration racing the cancellation of the same token, round after
+    /// round: callbacks registered before the cancel run in it, those after
+    /// run at once, none twice, none lost.
+    @Test func callbacksRaceTheCancelOfTheirToken() throws {
+        let f = try ManualFixture()
+        let rounds = StressScale.scaled(1_500, minimum: 100)
+        let perThread = 40
+        for round in 0..<rounds {
+            let token = try f.watchdog.watch(name: "r", timeout: .seconds(60))
+            let calls = Counter()
+            try Stress.run(threads: 3) { t in
+                if t < 2 {
+                    for _ in 0..<perThread { token.onCancel { calls.increment() } }
+                } else {
+                    var random = SeededGenerator(seed: UInt64(round))
+                    for _ in 0..<Int.random(in: 0..<2_000, using: &random) { _ = token.isCancellationRequested }
+                    #expect(token.cancel())
+                }
+            }
+            #expect(calls.count == 2 * perThread, "round \(round)")
+            if calls.count != 2 * perThread { return }
+        }
+    }
+}
