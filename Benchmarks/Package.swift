@@ -28,5 +28,18 @@ let package = Package(
             dependencies: benchmarkDeps + [.product(name: "FlowExecutor", package: "main")],
             path: "Benchmarks/ExecutorBenchmarks",
             plugins: plugins),
+        .executableTarget(
+            name: "WatchdogBenchmarks",
+            dependencies: benchmarkDeps + [.product(name: "FlowWatchdog", package: "main")],
+            path: "Benchmarks/WatchdogBenchmarks",
+            plugins: plugins),
+        .executableTarget(
+            name: "ChannelBenchmarks",
+            dependencies: benchmarkDeps + [
+                .product(name: "FlowChannels", package: "main"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+            ],
+            path: "Benchmarks/ChannelBenchmarks",
+            plugins: plugins),
     ]
 )
