@@ -29,7 +29,7 @@ tsan:
 	  $(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter '$(TSAN_FILTER)'
 
 bench:
-	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark --filter '.*($(FILTER)).*' --no-progress --format text 2>&1 | tee .bench-output.txt
+	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark --filter '.*($(FILTER)).*' --no-progress --format markdown 2>&1 | tee .bench-output.txt
 	@cd Benchmarks && python3 Scripts/ratios.py .bench-output.txt
 
 demo: bench

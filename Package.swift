@@ -32,7 +32,8 @@ let package = Package(
         .testTarget(name: "FlowTestSupportTests", dependencies: ["FlowTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlowAtomicsTests", dependencies: ["FlowAtomics", "FlowTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlowExecutorTests", dependencies: ["FlowExecutor", "FlowTestSupport"], swiftSettings: strict),
-        // FlowChannels, FlowGraph and FlowPipeline get their test targets with their issues.
+        .testTarget(name: "FlowChannelsTests", dependencies: ["FlowChannels", "FlowTestSupport"], swiftSettings: strict),
+        // FlowGraph and FlowPipeline get their test targets with their issues.
         .testTarget(name: "FlowWatchdogTests", dependencies: ["FlowWatchdog", "FlowTestSupport"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

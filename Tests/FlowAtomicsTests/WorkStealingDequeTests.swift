@@ -112,7 +112,7 @@ struct WorkStealingDequeTests {
 
     /// Class payloads passed as `Unmanaged` are released exactly once.
     @Test func destructors() throws {
-        let before = Tracked.deinits.load(ordering: .relaxed)
+        let counter = DeinitCounter()
         let items = StressScale.scaled(100_000, minimum: 5_000)
         let deque = try WorkStealingDeque<Unmanaged<Tracked>>(initialCapacity: 2)
         let stealer = deque.makeStealer()
@@ -122,7 +122,7 @@ struct WorkStealingDequeTests {
         try Stress.run(threads: 3, timeout: .seconds(120)) { t in
             if t == 0 {
                 for i in 0..<items {
-                    ownerBox.value.push(Unmanaged.passRetained(Tracked(i)))
+                    ownerBox.value.push(Unmanaged.passRetained(Tracked(i, counter: counter)))
                     if i % 3 == 0, let u = ownerBox.value.pop() {
                         sum.wrappingAdd(u.takeRetainedValue().value, ordering: .relaxed)
                     }
@@ -140,7 +140,8 @@ struct WorkStealingDequeTests {
             }
         }
         #expect(sum.load(ordering: .relaxed) == items * (items - 1) / 2)
-        #expect(Tracked.deinits.load(ordering: .relaxed) - before == items)
+        #expect(counter.deinitCount == items)
+        #expect(counter.liveCount == 0)
     }
 }
 

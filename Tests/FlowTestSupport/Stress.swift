@@ -102,19 +102,29 @@ public final class Collector<T: Sendable>: Sendable {
     public func removeAll() { items.withLock { $0.removeAll() } }
 }
 
-/// Counts live instances so tests can check that payloads are released
-/// exactly once.
+/// Counts the live instances and deinits of the `Tracked` values made with
+/// it. Give each test its own counter: tests run in parallel.
+public final class DeinitCounter: Sendable {
+    public let live = Atomic<Int>(0)
+    public let deinits = Atomic<Int>(0)
+    public init() {}
+    public var liveCount: Int { live.load(ordering: .acquiring) }
+    public var deinitCount: Int { deinits.load(ordering: .acquiring) }
+}
+
+/// A payload that reports its deinit to a `DeinitCounter`, so tests can
+/// check that containers release what they hold exactly once.
 public final class Tracked: Sendable {
-    public static let live = Atomic<Int>(0)
-    public static let deinits = Atomic<Int>(0)
     public let value: Int
-    public init(_ value: Int) {
+    public let counter: DeinitCounter
+    public init(_ value: Int, counter: DeinitCounter) {
         self.value = value
-        Tracked.live.wrappingAdd(1, ordering: .relaxed)
+        self.counter = counter
+        counter.live.wrappingAdd(1, ordering: .relaxed)
     }
     deinit {
-        Tracked.live.wrappingSubtract(1, ordering: .relaxed)
-        Tracked.deinits.wrappingAdd(1, ordering: .relaxed)
+        counter.live.wrappingSubtract(1, ordering: .releasing)
+        counter.deinits.wrappingAdd(1, ordering: .releasing)
     }
 }
 

@@ -1,0 +1,5 @@
+import Benchmark
+import FlowChannels
+
+let benchmarks: @Sendable () -> Void = {
+}
