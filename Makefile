@@ -10,7 +10,7 @@ TSAN_FILTER ?= FlowAtomicsTests|FlowExecutorTests|FlowWatchdogTests|FlowChannels
 TSAN_SCALE ?= 0.1
 FILTER ?= .*
 
-.PHONY: all build test layers tsan bench demo clean
+.PHONY: all build test layers tsan bench bench-median demo clean
 
 all: build
 
@@ -36,3 +36,8 @@ demo: bench
 
 clean:
 	rm -rf .build .build-tsan Benchmarks/.build
+
+# Medians of RUNS runs of each ratio (what docs/Performance.md quotes).
+RUNS ?= 3
+bench-median:
+	cd Benchmarks && python3 Scripts/median-ratios.py $(RUNS) '$(FILTER)'

@@ -41,6 +41,20 @@ def main():
     for line in text.splitlines():
         if re.match(r"^[a-z0-9-]+-(percent|latency-ns|count): ", line):
             print(line)
+    for name, value in custom_metrics(text):
+        print(f"{name}: {value}")
+
+def custom_metrics(text):
+    """The idle watchdog monitor's CPU use, recorded as a custom metric."""
+    current = None
+    for line in text.splitlines():
+        m = re.match(r"^### (\S+)", line)
+        if m:
+            current = m.group(1)
+        m = re.match(r"^\|\s*monitor CPU \(milli-percent of a core\)\s*\|(.*)$", line)
+        if m and current:
+            cells = [c.strip() for c in m.group(1).split("|") if c.strip()]
+            yield current + "-percent", f"{float(cells[2]) / 1000:.3f}"
 
 if __name__ == "__main__":
     main()

@@ -88,7 +88,7 @@ public final class Executor: TaskExecutor, Sendable {
             }
             return
         }
-        let word = JobWord.make(ClosureJob(name: name, body: body))
+        let word = core.makeOutsideJob(name: name, body: body)
         core.outsideSubmitted.atomic.pointee.wrappingAdd(1, ordering: .sequentiallyConsistent)  // before reading the phase
         guard core.phase.load(ordering: .sequentiallyConsistent) == ExecutorCore.running else {
             core.outsideSubmitted.atomic.pointee.wrappingSubtract(1, ordering: .sequentiallyConsistent)

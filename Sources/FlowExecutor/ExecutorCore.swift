@@ -76,6 +76,7 @@ final class ExecutorCore: @unchecked Sendable {
     let high: MPMCQueue<UInt>
     let low: MPMCQueue<UInt>
     let overflow = Locked<OverflowQueue>(OverflowQueue())
+    let jobPool: MPMCQueue<UInt>              // recycled ClosureJob boxes for outside submitters
     let overflowCount = Atomic<Int>(0)
     let searching = PaddedAtomic(0)
     let sleepers = PaddedAtomic(0)                  // workers on the idle stack
@@ -107,6 +108,7 @@ final class ExecutorCore: @unchecked Sendable {
         self.shards = shards
         high = try MPMCQueue<UInt>(capacity: configuration.shardCapacity)
         low = try MPMCQueue<UInt>(capacity: configuration.shardCapacity)
+        jobPool = try MPMCQueue<UInt>(capacity: 4096)
         workerRefs = .allocate(capacity: workers.count)
         _ = workerRefs.initialize(from: workers.map { Unmanaged.passUnretained($0) })
         shardRefs = .allocate(capacity: shards.count)
@@ -117,6 +119,7 @@ final class ExecutorCore: @unchecked Sendable {
         // Only reached after termination (threads hold the core): free what
         // a racing forward may have left (nothing, normally).
         for w in workers { while let word = w.deque.pop() { release(word) } }
+        while let word = jobPool.tryDequeue() { release(word) }
         workerRefs.deallocate()
         shardRefs.deallocate()
     }
@@ -155,6 +158,17 @@ final class ExecutorCore: @unchecked Sendable {
     }
 
     // MARK: - Submission
+
+    /// A job word for an outside submitter: a recycled box when the shared
+    /// pool has one, else a new one.
+    @inline(__always)
+    func makeOutsideJob(name: String?, body: @escaping @Sendable () -> Void) -> UInt {
+        guard let word = jobPool.tryDequeue() else { return JobWord.make(ClosureJob(name: name, body: body)) }
+        let job = Unmanaged<ClosureJob>.fromOpaque(UnsafeRawPointer(bitPattern: word)!).takeUnretainedValue()
+        job.body = body
+        if name != nil { job.name = name }
+        return word
+    }
 
     /// Queues a word from a worker of this pool (always accepted).
     @inline(__always)
@@ -422,7 +436,7 @@ final class ExecutorCore: @unchecked Sendable {
         } else if JobWord.isSwiftJob(word) {
             JobWord.swiftJob(word).runSynchronously(on: taskExecutor!)
         } else {
-            worker.runClosure(word)
+            worker.runClosure(word, sharedPool: jobPool)
         }
         worker.countExecuted()
     }
@@ -438,7 +452,7 @@ final class ExecutorCore: @unchecked Sendable {
         if isSwift {
             JobWord.swiftJob(word).runSynchronously(on: taskExecutor!)
         } else {
-            worker.runClosure(word)
+            worker.runClosure(word, sharedPool: jobPool)
         }
         box.observer.didRun(info)
         if name != nil { worker.currentName.withLock { $0 = nil } }

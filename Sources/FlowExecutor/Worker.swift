@@ -131,8 +131,11 @@ final class Worker: @unchecked Sendable {
         return word
     }
 
-    /// Runs the closure of a job word this worker took, then recycles its box.
-    @inline(__always) func runClosure(_ word: UInt) {
+    /// Runs the closure of a job word this worker took, then recycles its
+    /// box: into this worker's free list, else into the shared pool that
+    /// outside submitters draw from (so a box allocated by one thread is not
+    /// freed by another, the slow path of malloc), else it is released.
+    @inline(__always) func runClosure(_ word: UInt, sharedPool: MPMCQueue<UInt>) {
         let unmanaged = Unmanaged<ClosureJob>.fromOpaque(UnsafeRawPointer(bitPattern: word)!)
         let job = unmanaged.takeUnretainedValue()
         job.body()
@@ -142,7 +145,7 @@ final class Worker: @unchecked Sendable {
         if n < Self.freeListCapacity {
             freeList[n] = word
             freeCount.pointee = n &+ 1
-        } else {
+        } else if case .full = sharedPool.tryEnqueue(word) {
             unmanaged.release()
         }
     }
