@@ -33,7 +33,8 @@ let package = Package(
         .testTarget(name: "FlowAtomicsTests", dependencies: ["FlowAtomics", "FlowTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlowExecutorTests", dependencies: ["FlowExecutor", "FlowTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlowChannelsTests", dependencies: ["FlowChannels", "FlowTestSupport"], swiftSettings: strict),
-        // FlowGraph and FlowPipeline get their test targets with their issues.
+        .testTarget(name: "FlowGraphTests", dependencies: ["FlowGraph", "FlowTestSupport"], swiftSettings: strict),
+        // FlowPipeline gets its test target with its issue.
         .testTarget(name: "FlowWatchdogTests", dependencies: ["FlowWatchdog", "FlowTestSupport"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

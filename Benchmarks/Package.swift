@@ -41,5 +41,10 @@ let package = Package(
             ],
             path: "Benchmarks/ChannelBenchmarks",
             plugins: plugins),
+        .executableTarget(
+            name: "GraphBenchmarks",
+            dependencies: benchmarkDeps + [.product(name: "FlowGraph", package: "main")],
+            path: "Benchmarks/GraphBenchmarks",
+            plugins: plugins),
     ]
 )

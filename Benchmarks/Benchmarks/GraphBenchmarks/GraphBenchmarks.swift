@@ -1,0 +1,5 @@
+import Benchmark
+import FlowGraph
+
+let benchmarks: @Sendable () -> Void = {
+}
