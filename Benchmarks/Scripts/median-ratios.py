@@ -9,7 +9,7 @@ Usage: median-ratios.py RUNS FILTER    (from the Benchmarks folder)
 """
 import statistics, subprocess, sys
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from ratios import parse, custom_metrics  # noqa: E402
+from ratios import parse, ratios, custom_metrics  # noqa: E402
 
 def main():
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
@@ -21,11 +21,9 @@ def main():
              "--no-progress", "--format", "markdown"],
             capture_output=True, text=True).stdout
         open(f".bench-run-{i}.txt", "w").write(out)
-        medians = parse(out)
-        for name in {n.rsplit(":", 1)[0] for n in medians if n.endswith(":flow")}:
-            f, b = medians.get(name + ":flow"), medians.get(name + ":baseline")
-            if f and b:
-                per_name.setdefault(name, []).append(b / f)
+        for name, r in ratios(parse(out)).items():
+            if r is not None:
+                per_name.setdefault(name, []).append(r)
         extra += [f"{n}: {v}" for n, v in custom_metrics(out)]
     for name in sorted(per_name):
         rs = per_name[name]

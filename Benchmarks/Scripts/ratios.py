@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Pairs "<name>:flow" / "<name>:baseline" benchmarks in package-benchmark's
+"""Pairs "<name>:flow" / "<name>:baseline" (or several "<name>:baseline-<kind>",
+the fastest of which counts) benchmarks in package-benchmark's
 markdown output and prints one line per pair:
 
     ratio <name>: <baseline p50 wall clock / flow p50 wall clock>
@@ -26,18 +27,25 @@ def parse(text):
             medians[current] = value * UNITS.get(m.group(1), 1)
     return medians
 
+def ratios(medians):
+    """name -> baseline p50 / flow p50. A comparison may have several
+    baselines (`<name>:baseline-<kind>`); the fastest one counts."""
+    out = {}
+    for name in sorted({n.rsplit(":", 1)[0] for n in medians if n.endswith(":flow")}):
+        flow = medians[name + ":flow"]
+        bases = [v for k, v in medians.items()
+                 if k.rsplit(":", 1)[0] == name and k.rsplit(":", 1)[1].startswith("baseline")]
+        out[name] = (min(bases) / flow) if bases and flow > 0 else None
+    return out
+
 def main():
     text = open(sys.argv[1], encoding="utf-8").read() if len(sys.argv) > 1 else sys.stdin.read()
     medians = parse(text)
-    names = sorted({n.rsplit(":", 1)[0] for n in medians if n.endswith(":flow")})
-    if not names:
+    found = ratios(medians)
+    if not found:
         print("ratios: no <name>:flow benchmarks found", file=sys.stderr)
-    for name in names:
-        flow, base = medians.get(name + ":flow"), medians.get(name + ":baseline")
-        if flow is None or base is None or flow == 0:
-            print(f"ratio {name}: n/a (missing pair)")
-            continue
-        print(f"ratio {name}: {base / flow:.2f}")
+    for name, r in found.items():
+        print(f"ratio {name}: {r:.2f}" if r is not None else f"ratio {name}: n/a (missing baseline)")
     for line in text.splitlines():
         if re.match(r"^[a-z0-9-]+-(percent|latency-ns|count): ", line):
             print(line)

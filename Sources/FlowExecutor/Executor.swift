@@ -145,6 +145,9 @@ public final class Executor: TaskExecutor, Sendable {
         core.observer.store(UInt(bitPattern: Unmanaged.passUnretained(box).toOpaque()), ordering: .releasing)
     }
 
+    /// Workers parked right now (one relaxed load; `snapshot()` has more).
+    public var parkedWorkerCount: Int { core.sleepers.load() }
+
     /// Counters and per-worker state, read without stopping the pool.
     public func snapshot() -> ExecutorSnapshot {
         var workers: [ExecutorSnapshot.Worker] = []

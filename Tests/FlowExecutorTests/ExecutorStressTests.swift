@@ -95,7 +95,7 @@ struct ExecutorStressTests {
             if round % 16 == 0 {
                 // Let every worker reach the parked state before the next round.
                 var backoff = Backoff()
-                while executor.snapshot().parkedWorkers < 2 { backoff.snooze(); if backoff.isCompleted { backoff.reset() } }
+                while executor.parkedWorkerCount < 2 { backoff.snooze(); if backoff.isCompleted { backoff.reset() } }
             }
         }
         executor.shutdown()

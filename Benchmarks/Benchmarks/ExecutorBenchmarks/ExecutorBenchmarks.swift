@@ -178,7 +178,7 @@ nonisolated func flowPingPong(_ executor: Executor, rounds: Int) {
         try! executor.submit { turn.store(r, ordering: .releasing); parker.unpark() }
         while turn.load(ordering: .acquiring) != r { parker.park() }
         // Let the worker park again so the next round measures a real wake-up.
-        while executor.snapshot().parkedWorkers < executor.workerCount { sched_yield() }
+        while executor.parkedWorkerCount < executor.workerCount { sched_yield() }
     }
 }
 
