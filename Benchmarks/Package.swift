@@ -6,6 +6,7 @@ import PackageDescription
 // `ratio <name>: <baseline p50 / flow p50>` for every pair.
 let benchmarkDeps: [Target.Dependency] = [
     .product(name: "Benchmark", package: "benchmark"),
+    "BenchmarkSupport",
 ]
 let plugins: [Target.PluginUsage] = [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
 
@@ -18,6 +19,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-async-algorithms", exact: "1.1.4"),
     ],
     targets: [
+        .target(
+            name: "BenchmarkSupport",
+            dependencies: [.product(name: "FlowAtomics", package: "main")],
+            path: "Sources/BenchmarkSupport"),
         .executableTarget(
             name: "AtomicsBenchmarks",
             dependencies: benchmarkDeps + [.product(name: "FlowAtomics", package: "main")],

@@ -52,8 +52,7 @@ public final class Executor: TaskExecutor, Sendable {
     deinit {
         let core = self.core
         if !core.shutdownStarted.load(ordering: .acquiring) {
-            let thread = startThread(name: "\(core.configuration.name)-stop") { core.shutdown(join: true) }
-            pthread_detach(thread)
+            OSThread.spawn(name: "\(core.configuration.name)-stop") { core.shutdown(join: true) }?.detach()
         }
     }
 
@@ -189,11 +188,13 @@ public final class Executor: TaskExecutor, Sendable {
     public func shutdown() async {
         let core = self.core
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let thread = startThread(name: "\(core.configuration.name)-stop") {
+            guard let thread = OSThread.spawn(name: "\(core.configuration.name)-stop", {
                 core.shutdown(join: true)
                 continuation.resume()
+            }) else {
+                preconditionFailure("Executor.shutdown(): the system refused to start a thread")
             }
-            pthread_detach(thread)
+            thread.detach()
         }
     }
 

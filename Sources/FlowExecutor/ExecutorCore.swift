@@ -85,7 +85,7 @@ final class ExecutorCore: @unchecked Sendable {
     let phase = Atomic<Int>(0)
     let observer = Atomic<UInt>(0)            // an Unmanaged<ObserverBox> word, or 0
     let observers = Locked<[ObserverBox]>([]) // keeps every observer ever set alive
-    let threads = Locked<[pthread_t]>([])
+    let threads = Locked<[OSThread]>([])
     let shutdownWaiter = Parker()
     let shutdownStarted = Atomic<Bool>(false)
     let finishedLock = ConditionLock()
@@ -129,10 +129,13 @@ final class ExecutorCore: @unchecked Sendable {
     }
 
     func start() {
-        var started: [pthread_t] = []
+        var started: [OSThread] = []
         for worker in workers {
             let name = "\(configuration.name)-\(worker.index)"
-            started.append(startThread(name: name) { [self] in self.runWorker(worker) })
+            guard let thread = OSThread.spawn(name: name, { [self] in self.runWorker(worker) }) else {
+                preconditionFailure("Executor '\(configuration.name)': the system refused to start worker thread \(worker.index)")
+            }
+            started.append(thread)
         }
         threads.withLock { $0 = started }
     }
@@ -495,9 +498,9 @@ final class ExecutorCore: @unchecked Sendable {
         wakeAll()
         let all = threads.withLock { $0 }
         if join {
-            for t in all { pthread_join(t, nil) }
+            for t in all { t.join() }
         } else {
-            for t in all { pthread_detach(t) }
+            for t in all { t.detach() }
         }
         finishedLock.lock()
         finished = true

@@ -189,38 +189,3 @@ let workerSlotKey: pthread_key_t = {
     precondition(rc == 0, "FlowExecutor: pthread_key_create failed (\(rc))")
     return key
 }()
-
-private final class ThreadStart {
-    let body: () -> Void
-    init(_ body: @escaping () -> Void) { self.body = body }
-}
-
-/// Starts a joinable pthread named `name` (truncated to Linux's 15 bytes).
-func startThread(name: String, _ body: @escaping () -> Void) -> pthread_t {
-    let start = Unmanaged.passRetained(ThreadStart(body)).toOpaque()
-    var thread = pthread_t()
-    let rc = pthread_create(&thread, nil, { raw in
-        #if canImport(Darwin)
-        let start = Unmanaged<ThreadStart>.fromOpaque(raw).takeRetainedValue()
-        #else
-        let start = Unmanaged<ThreadStart>.fromOpaque(raw!).takeRetainedValue()
-        #endif
-        start.body()
-        return nil
-    }, start)
-    precondition(rc == 0, "FlowExecutor: pthread_create failed (\(rc))")
-    setThreadName(thread, name)
-    return thread
-}
-
-/// Names a thread (shown by top, gdb and perf). pthread_setname_np is a GNU
-/// extension the Glibc module does not export, so it is looked up by name.
-func setThreadName(_ thread: pthread_t, _ name: String) {
-    #if os(Linux)
-    typealias SetName = @convention(c) (pthread_t, UnsafePointer<CChar>) -> Int32
-    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "pthread_setname_np") else { return }
-    let setName = unsafeBitCast(symbol, to: SetName.self)
-    let short = String(decoding: name.utf8.prefix(15), as: UTF8.self)  // Linux keeps 15 bytes
-    _ = short.withCString { setName(thread, $0) }
-    #endif
-}

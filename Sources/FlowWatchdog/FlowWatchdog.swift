@@ -8,5 +8,5 @@
 // WatchdogCore+Monitor (the engine and its monitor thread), WatchToken,
 // WatchInbox (the lock-free hand-off from `watch` to the monitor),
 // DeadlineHeap, ProgressWatch (stall/deadlock state machine), WatchdogEvent,
-// WatchdogClock and ManualClock, MonitorThread (the pthread helper).
+// WatchdogClock and ManualClock, and the monitor thread (FlowAtomics' OSThread).
 @_exported import FlowAtomics

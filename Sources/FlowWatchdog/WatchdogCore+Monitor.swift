@@ -41,7 +41,7 @@ extension WatchdogCore {
             if started.load(ordering: .acquiring) { return }
             defer { started.store(true, ordering: .releasing) }
             guard !stopped.load(ordering: .acquiring) else { return }
-            guard let thread = MonitorThread.spawn(name: configuration.threadName, { [self] in monitorLoop() }) else {
+            guard let thread = OSThread.spawn(name: configuration.threadName, { [self] in monitorLoop() }) else {
                 preconditionFailure("Watchdog: could not start the monitor thread (pthread_create failed)")
             }
             life.thread = thread
@@ -132,7 +132,7 @@ extension WatchdogCore {
             _ = dropped
         }
         signalMonitor()
-        let joinable: MonitorThread? = lifecycle.withLock { life in
+        let joinable: OSThread? = lifecycle.withLock { life in
             guard let thread = life.thread else { return nil }
             if thread.isCurrent {
                 life.selfStopped = true

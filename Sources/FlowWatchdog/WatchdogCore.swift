@@ -41,7 +41,7 @@ final class WatchdogCore: Sendable {
     let lifecycle = Locked(Lifecycle())
 
     struct Lifecycle {
-        var thread: MonitorThread?
+        var thread: OSThread?
         /// `stop()` was called on the monitor thread itself: it detaches on exit.
         var selfStopped = false
     }

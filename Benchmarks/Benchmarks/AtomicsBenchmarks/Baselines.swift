@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Benchmark
+import BenchmarkSupport
 import FlowAtomics
 import Synchronization
 
@@ -130,24 +131,4 @@ func runTransfer(
 func waitAWhile() {
     Backoff.relax(1024)
     sched_yield()
-}
-
-private final class ThreadStart {
-    let body: @Sendable () -> Void
-    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-}
-
-/// A detached pthread running `body`.
-func spawnThread(_ body: @escaping @Sendable () -> Void) {
-    let start = Unmanaged.passRetained(ThreadStart(body)).toOpaque()
-    var tid = pthread_t()
-    var attr = pthread_attr_t()
-    pthread_attr_init(&attr)
-    pthread_attr_setdetachstate(&attr, Int32(PTHREAD_CREATE_DETACHED))
-    let rc = pthread_create(&tid, &attr, { raw in
-        Unmanaged<ThreadStart>.fromOpaque(raw!).takeRetainedValue().body()
-        return nil
-    }, start)
-    pthread_attr_destroy(&attr)
-    precondition(rc == 0, "pthread_create failed: \(rc)")
 }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Benchmark
+import BenchmarkSupport
 import Dispatch
 import FlowExecutor
 import Synchronization
@@ -84,17 +85,6 @@ let benchmarks: @Sendable () -> Void = {
 }
 
 // MARK: - Workloads
-
-/// Counts down and lets one waiter block until zero.
-final class Countdown: Sendable {
-    private let remaining: Atomic<Int>
-    private let parker = Parker()
-    init(_ n: Int) { remaining = Atomic(n) }
-    @inline(__always) func done() {
-        if remaining.wrappingSubtract(1, ordering: .acquiringAndReleasing).newValue == 0 { parker.unpark() }
-    }
-    func wait() { while remaining.load(ordering: .acquiring) > 0 { parker.park() } }
-}
 
 nonisolated func flowExternal(_ executor: Executor, _ n: Int) {
     let countdown = Countdown(n)
@@ -238,23 +228,4 @@ final class CondvarPeer: @unchecked Sendable {
         pthread_mutex_unlock(mutex)
         pthread_cond_signal(cond)
     }
-}
-
-private final class ThreadStart {
-    let body: @Sendable () -> Void
-    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-}
-
-func spawnThread(_ body: @escaping @Sendable () -> Void) {
-    let start = Unmanaged.passRetained(ThreadStart(body)).toOpaque()
-    var tid = pthread_t()
-    var attr = pthread_attr_t()
-    pthread_attr_init(&attr)
-    pthread_attr_setdetachstate(&attr, Int32(PTHREAD_CREATE_DETACHED))
-    let rc = pthread_create(&tid, &attr, { raw in
-        Unmanaged<ThreadStart>.fromOpaque(raw!).takeRetainedValue().body()
-        return nil
-    }, start)
-    pthread_attr_destroy(&attr)
-    precondition(rc == 0, "pthread_create failed: \(rc)")
 }

@@ -6,13 +6,14 @@ import Musl
 import Darwin
 #endif
 
-/// A named, joinable pthread running one closure: the watchdog's monitor.
-/// Not a Swift task, so that it can block in a timed condition wait without
-/// taking a thread from the cooperative pool.
-struct MonitorThread: @unchecked Sendable {
-    // Safe to send: a pthread_t is a plain handle; the owner (WatchdogCore,
-    // under its lifecycle lock) guarantees that it is joined or detached once.
-    let handle: pthread_t
+/// A named, joinable pthread running one closure: the executor's workers,
+/// the watchdog's monitor, test threads. Not a Swift task, so that it can
+/// block (park, wait on a condition) without taking a thread from the
+/// cooperative pool. `package`: shared by the Flow modules, not public API.
+package struct OSThread: @unchecked Sendable {
+    // Safe to send: a pthread_t is a plain handle; each owner guarantees
+    // that it is joined or detached exactly once.
+    package let handle: pthread_t
 
     private final class Start {
         let name: String
@@ -25,7 +26,7 @@ struct MonitorThread: @unchecked Sendable {
 
     /// Starts `body` on a new thread named `name` (truncated to the 15
     /// bytes Linux allows). Returns nil if the system refused the thread.
-    static func spawn(name: String, _ body: @escaping @Sendable () -> Void) -> MonitorThread? {
+    package static func spawn(name: String, _ body: @escaping @Sendable () -> Void) -> OSThread? {
         let start = Unmanaged.passRetained(Start(name: name, body: body)).toOpaque()
         var tid = pthread_t()
         let rc = pthread_create(&tid, nil, { raw in
@@ -34,7 +35,7 @@ struct MonitorThread: @unchecked Sendable {
             #else
             let start = Unmanaged<Start>.fromOpaque(raw!).takeRetainedValue()
             #endif
-            MonitorThread.setCurrentName(start.name)
+            OSThread.setCurrentName(start.name)
             start.body()
             return nil
         }, start)
@@ -42,7 +43,7 @@ struct MonitorThread: @unchecked Sendable {
             Unmanaged<Start>.fromOpaque(start).release()
             return nil
         }
-        return MonitorThread(handle: tid)
+        return OSThread(handle: tid)
     }
 
     #if canImport(Glibc) || canImport(Musl)
@@ -55,7 +56,7 @@ struct MonitorThread: @unchecked Sendable {
     }()
     #endif
 
-    private static func setCurrentName(_ name: String) {
+    package static func setCurrentName(_ name: String) {
         var bytes = Array(name.utf8.prefix(15))
         bytes.append(0)
         bytes.withUnsafeBufferPointer { buffer in
@@ -70,14 +71,14 @@ struct MonitorThread: @unchecked Sendable {
     }
 
     /// True when called on this thread.
-    var isCurrent: Bool { pthread_equal(pthread_self(), handle) != 0 }
+    package var isCurrent: Bool { pthread_equal(pthread_self(), handle) != 0 }
 
-    func join() { pthread_join(handle, nil) }
+    package func join() { pthread_join(handle, nil) }
 
-    func detach() { pthread_detach(handle) }
+    package func detach() { pthread_detach(handle) }
 
     /// CPU time the thread has consumed so far, or nil where unsupported.
-    func cpuTime() -> Duration? {
+    package func cpuTime() -> Duration? {
         #if os(Linux)
         var clock = clockid_t()
         guard pthread_getcpuclockid(handle, &clock) == 0 else { return nil }
