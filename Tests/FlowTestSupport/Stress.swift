@@ -56,6 +56,7 @@ public enum Stress {
         }
         start.open()
         guard done.wait(timeout: timeout) else {
+            for h in handles { h.detach() }  // they may never return; the test has failed anyway
             throw StressFailure("stress run of \(threads) threads did not finish within \(timeout)")
         }
         for h in handles { h.join() }

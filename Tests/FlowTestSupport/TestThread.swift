@@ -25,6 +25,16 @@ public final class TestThread: Sendable {
         thread.detach()
     }
 
+    /// Lets the thread end on its own (for a thread that failed a time
+    /// limit and may never return); `join` afterwards returns at once.
+    public func detach() {
+        let first = joined.withLock { done in
+            defer { done = true }
+            return !done
+        }
+        if first { thread.detach() }
+    }
+
     /// Waits for the thread to end. Later calls return at once.
     public func join() {
         let first = joined.withLock { done in
