@@ -3,7 +3,8 @@ import Synchronization
 // MPMCQueue — Dmitry Vyukov's bounded multi-producer multi-consumer queue
 // ("Bounded MPMC queue", 1024cores.net, 2010).
 //
-// Algorithm: a power-of-two ring of cells, each with a sequence number.
+// Algorithm: a power-of-two ring of cells, each a sequence number with the
+// value beside it (one cache line per operation).
 // Cell i starts with sequence i. A producer that reads enqueuePos = p may
 // write the cell p & mask only when its sequence equals p: it claims the
 // position by CAS on enqueuePos, writes the value, then stores sequence
@@ -51,10 +52,19 @@ public final class MPMCQueue<Element: Sendable>: @unchecked Sendable {
     // Safe to share: the positions and sequences are atomics; a value cell
     // is accessed only by the one thread that owns it between a won CAS on a
     // position and its release store of the cell's sequence (file comment).
-    @usableFromInline let positions: UnsafeMutableRawPointer           // enqueue at 0, dequeue at 128
-    @usableFromInline let sequences: UnsafeMutablePointer<Atomic<Int>>
-    @usableFromInline let values: UnsafeMutablePointer<Element>
+    @usableFromInline let positions: UnsafeMutableRawPointer  // enqueue at 0, dequeue at 128
+    // The cells, each [sequence | value] side by side as in Vyukov's
+    // original, so an operation touches one cache line, not two.
+    @usableFromInline let cells: UnsafeMutableRawPointer
+    @usableFromInline let cellStride: Int
     @usableFromInline let mask: Int
+
+    /// Where a cell's value starts: after the sequence word, aligned for Element.
+    @usableFromInline static var valueOffset: Int {
+        let align = MemoryLayout<Element>.alignment
+        let seq = MemoryLayout<Atomic<Int>>.stride
+        return (seq + align - 1) / align * align
+    }
     public let capacity: Int
 
     /// Creates a queue of `capacity` cells: a power of two, at least 2.
@@ -73,9 +83,23 @@ public final class MPMCQueue<Element: Sendable>: @unchecked Sendable {
         positions = UnsafeMutableRawPointer.allocate(byteCount: 2 * cacheLineStride, alignment: cacheLineStride)
         positions.bindMemory(to: Atomic<Int>.self, capacity: 1).initialize(to: Atomic(0))
         (positions + cacheLineStride).bindMemory(to: Atomic<Int>.self, capacity: 1).initialize(to: Atomic(0))
-        sequences = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: capacity)
-        for i in 0..<capacity { (sequences + i).initialize(to: Atomic(i)) }
-        values = UnsafeMutablePointer<Element>.allocate(capacity: capacity)
+        let alignment = max(MemoryLayout<Atomic<Int>>.alignment, MemoryLayout<Element>.alignment)
+        let end = Self.valueOffset + MemoryLayout<Element>.size
+        cellStride = (end + alignment - 1) / alignment * alignment
+        cells = UnsafeMutableRawPointer.allocate(byteCount: capacity * cellStride, alignment: max(alignment, cacheLineStride))
+        for i in 0..<capacity {
+            (cells + i * cellStride).bindMemory(to: Atomic<Int>.self, capacity: 1).initialize(to: Atomic(i))
+        }
+    }
+
+    @inlinable @inline(__always)
+    func sequence(_ index: Int) -> UnsafeMutablePointer<Atomic<Int>> {
+        (cells + (index & mask) &* cellStride).assumingMemoryBound(to: Atomic<Int>.self)
+    }
+
+    @inlinable @inline(__always)
+    func value(_ index: Int) -> UnsafeMutableRawPointer {
+        cells + (index & mask) &* cellStride + Self.valueOffset
     }
 
     deinit {
@@ -83,10 +107,9 @@ public final class MPMCQueue<Element: Sendable>: @unchecked Sendable {
         // the positions dequeue..<enqueue.
         var p = dequeuePosition.pointee.load(ordering: .relaxed)
         let end = enqueuePosition.pointee.load(ordering: .relaxed)
-        while p < end { (values + (p & mask)).deinitialize(count: 1); p += 1 }
-        values.deallocate()
-        sequences.deinitialize(count: capacity)
-        sequences.deallocate()
+        while p < end { value(p).assumingMemoryBound(to: Element.self).deinitialize(count: 1); p += 1 }
+        for i in 0..<capacity { sequence(i).deinitialize(count: 1) }
+        cells.deallocate()
         enqueuePosition.deinitialize(count: 1)
         dequeuePosition.deinitialize(count: 1)
         positions.deallocate()
@@ -108,7 +131,7 @@ public final class MPMCQueue<Element: Sendable>: @unchecked Sendable {
     public func tryEnqueue(_ element: Element) -> EnqueueResult<Element> {
         var pos = enqueuePosition.pointee.load(ordering: .relaxed)
         while true {
-            let seq = sequences[pos & mask].load(ordering: .acquiring)  // pairs with a consumer's release
+            let seq = sequence(pos).pointee.load(ordering: .acquiring)  // pairs with a consumer's release
             let diff = seq &- pos
             if diff == 0 {
                 let (won, current) = enqueuePosition.pointee.weakCompareExchange(
@@ -121,8 +144,8 @@ public final class MPMCQueue<Element: Sendable>: @unchecked Sendable {
                 pos = enqueuePosition.pointee.load(ordering: .relaxed)
             }
         }
-        (values + (pos & mask)).initialize(to: element)
-        sequences[pos & mask].store(pos &+ 1, ordering: .releasing)     // publishes the value to a consumer
+        value(pos).initializeMemory(as: Element.self, to: element)
+        sequence(pos).pointee.store(pos &+ 1, ordering: .releasing)     // publishes the value to a consumer
         return .enqueued
     }
 
@@ -131,7 +154,7 @@ public final class MPMCQueue<Element: Sendable>: @unchecked Sendable {
     public func tryDequeue() -> Element? {
         var pos = dequeuePosition.pointee.load(ordering: .relaxed)
         while true {
-            let seq = sequences[pos & mask].load(ordering: .acquiring)  // pairs with a producer's release
+            let seq = sequence(pos).pointee.load(ordering: .acquiring)  // pairs with a producer's release
             let diff = seq &- (pos &+ 1)
             if diff == 0 {
                 let (won, current) = dequeuePosition.pointee.weakCompareExchange(
@@ -144,8 +167,8 @@ public final class MPMCQueue<Element: Sendable>: @unchecked Sendable {
                 pos = dequeuePosition.pointee.load(ordering: .relaxed)
             }
         }
-        let element = (values + (pos & mask)).move()
-        sequences[pos & mask].store(pos &+ mask &+ 1, ordering: .releasing)  // frees the cell for the next round
+        let element = value(pos).assumingMemoryBound(to: Element.self).move()
+        sequence(pos).pointee.store(pos &+ mask &+ 1, ordering: .releasing)  // frees the cell for the next round
         return element
     }
 
