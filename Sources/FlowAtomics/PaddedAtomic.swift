@@ -17,7 +17,7 @@ public let cacheLineStride = 128
 public final class PaddedAtomic: Sendable {
     // Safe to share: the pointee is an `Atomic`, accessed only through its
     // atomic operations; the pointer itself never changes.
-    private nonisolated(unsafe) let pointer: UnsafeMutablePointer<Atomic<Int>>
+    @usableFromInline nonisolated(unsafe) let pointer: UnsafeMutablePointer<Atomic<Int>>
 
     public init(_ value: Int = 0) {
         let raw = UnsafeMutableRawPointer.allocate(byteCount: cacheLineStride, alignment: cacheLineStride)
@@ -31,23 +31,23 @@ public final class PaddedAtomic: Sendable {
     }
 
     /// The atomic itself, for orderings other than the defaults below.
-    public var atomic: UnsafeMutablePointer<Atomic<Int>> { pointer }
+    @inlinable public var atomic: UnsafeMutablePointer<Atomic<Int>> { pointer }
 
-    public var value: Int { load() }
+    @inlinable public var value: Int { load() }
 
     /// A relaxed load (use `atomic` for other orderings: Swift needs them
     /// as compile-time constants).
-    public func load() -> Int {
+    @inlinable public func load() -> Int {
         pointer.pointee.load(ordering: .relaxed)
     }
 
     /// A relaxed store.
-    public func store(_ value: Int) {
+    @inlinable public func store(_ value: Int) {
         pointer.pointee.store(value, ordering: .relaxed)
     }
 
     /// Adds `delta` (wrapping, relaxed) and returns the new value.
-    @discardableResult
+    @inlinable @discardableResult
     public func add(_ delta: Int) -> Int {
         pointer.pointee.wrappingAdd(delta, ordering: .relaxed).newValue
     }
