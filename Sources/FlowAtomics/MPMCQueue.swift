@@ -17,8 +17,16 @@ import Synchronization
 // Who may call what: any thread may call `tryEnqueue` and `tryDequeue`.
 //
 // Orderings:
-// - The positions are claimed with relaxed CAS: they only hand out cell
-//   indices; no data is published through them.
+// - The positions are claimed by CAS: they only hand out cell indices; no
+//   data is published through them, so relaxed would do for the queue
+//   itself. Claims: the enqueue CAS is seq_cst on success, so that a
+//   producer can use it as the "write" of a Dekker handshake — enqueue, then
+//   a seq_cst load of a "somebody sleeps" flag, against a consumer that
+//   announces its sleep, fences, and re-checks `count` — without a separate
+//   fence (the executor's outside submissions do this). On x86 and ARMv8
+//   the seq_cst CAS costs the same as a relaxed one. A consumer that sees
+//   `count` > 0 before the producer published the value retries and finds
+//   it: the producer's store follows its claim.
 // - A producer's release store of sequence p + 1 pairs with the consumer's
 //   acquire load that sees p + 1: the consumer sees the written value.
 // - A consumer's release store of sequence p + capacity pairs with the next
@@ -134,8 +142,9 @@ public final class MPMCQueue<Element: Sendable>: @unchecked Sendable {
             let seq = sequence(pos).pointee.load(ordering: .acquiring)  // pairs with a consumer's release
             let diff = seq &- pos
             if diff == 0 {
+                // seq_cst on success (see "Claims" in the file comment).
                 let (won, current) = enqueuePosition.pointee.weakCompareExchange(
-                    expected: pos, desired: pos &+ 1, successOrdering: .relaxed, failureOrdering: .relaxed)
+                    expected: pos, desired: pos &+ 1, successOrdering: .sequentiallyConsistent, failureOrdering: .relaxed)
                 if won { break }
                 pos = current
             } else if diff < 0 {

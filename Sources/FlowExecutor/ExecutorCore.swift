@@ -29,10 +29,13 @@ import Synchronization
 //              fence; re-check every queue;
 //              work found → take self off the stack if still there, search on
 //              nothing    → park on its own Parker
-//   submitter: push; fence; if sleepers > 0 && searching == 0 {
+//   submitter: push (a seq_cst claim); if sleepers > 0 && searching == 0 {
 //                pop one worker off the stack; searching += 1 for it; unpark it }
-// Both sides write, fence, then read the other's variable (Dekker): either
-// the submitter sees the sleeper, or the sleeper's re-check sees the work.
+// Both sides write, then read the other's variable with a store-load order
+// between (Dekker): either the submitter sees the sleeper, or the sleeper's
+// re-check sees the work. The submitter's "write" is the seq_cst claim of
+// a ring slot (or of the overflow count) and its reads are seq_cst loads,
+// so it needs no separate fence; the worker fences after announcing.
 // A submitter that skips because a worker searches read `searching` before
 // that worker's decrement, so the worker's later re-check sees the work.
 // The waker counts the woken worker as searching before unparking it, and
@@ -207,8 +210,13 @@ final class ExecutorCore: @unchecked Sendable {
         case .low: pushShared(low, word)
         case .normal: withShard(outsideShard()) { pushShared($0, word) }
         }
-        atomicMemoryFence(ordering: .sequentiallyConsistent)  // the push before reading waiters (Dekker, see top)
-        wakeIfIdle()
+        // The push's claim is a seq_cst RMW (MPMCQueue's enqueue CAS, or the
+        // overflow count), so seq_cst loads after it complete the Dekker
+        // handshake with a parking worker without a separate fence.
+        if sleepers.atomic.pointee.load(ordering: .sequentiallyConsistent) > 0
+            && searching.atomic.pointee.load(ordering: .sequentiallyConsistent) == 0 {
+            wakeOne()
+        }
     }
 
     /// Wakes one parked worker if some are parked and none is searching.
@@ -245,7 +253,7 @@ final class ExecutorCore: @unchecked Sendable {
     private func pushShared(_ queue: MPMCQueue<UInt>, _ word: UInt) {
         if case .enqueued = queue.tryEnqueue(word) { return }
         overflow.withLock { $0.push(word) }
-        overflowCount.wrappingAdd(1, ordering: .releasing)
+        overflowCount.wrappingAdd(1, ordering: .sequentiallyConsistent)  // the Dekker "write" (see pushOutside)
     }
 
     private func pin(_ word: UInt, to target: Int) {
