@@ -272,7 +272,11 @@ final class ExecutorCore: @unchecked Sendable {
     @inline(__always)
     private func outsideShard() -> Int {
         if shardRefs.count == 1 { return 0 }
-        let t = unsafeBitCast(pthread_self(), to: UInt.self)  // thread stacks are far apart
+        #if os(Linux)
+        let t = UInt(pthread_self())                // thread stacks are far apart
+        #else
+        let t = UInt(bitPattern: pthread_self())
+        #endif
         return Int((t >> 16) % UInt(shardRefs.count))
     }
 
