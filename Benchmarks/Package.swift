@@ -14,41 +14,41 @@ let package = Package(
     name: "FlowBenchmarks",
     platforms: [.macOS(.v15)],
     dependencies: [
-        .package(path: ".."),
+        .package(name: "Flow", path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", exact: "1.38.1", traits: ["MallocInterposer"]),
         .package(url: "https://github.com/apple/swift-async-algorithms", exact: "1.1.4"),
     ],
     targets: [
         .target(
             name: "BenchmarkSupport",
-            dependencies: [.product(name: "FlowAtomics", package: "main")],
+            dependencies: [.product(name: "FlowAtomics", package: "Flow")],
             path: "Sources/BenchmarkSupport"),
         .executableTarget(
             name: "AtomicsBenchmarks",
-            dependencies: benchmarkDeps + [.product(name: "FlowAtomics", package: "main")],
+            dependencies: benchmarkDeps + [.product(name: "FlowAtomics", package: "Flow")],
             path: "Benchmarks/AtomicsBenchmarks",
             plugins: plugins),
         .executableTarget(
             name: "ExecutorBenchmarks",
-            dependencies: benchmarkDeps + [.product(name: "FlowExecutor", package: "main")],
+            dependencies: benchmarkDeps + [.product(name: "FlowExecutor", package: "Flow")],
             path: "Benchmarks/ExecutorBenchmarks",
             plugins: plugins),
         .executableTarget(
             name: "WatchdogBenchmarks",
-            dependencies: benchmarkDeps + [.product(name: "FlowWatchdog", package: "main")],
+            dependencies: benchmarkDeps + [.product(name: "FlowWatchdog", package: "Flow")],
             path: "Benchmarks/WatchdogBenchmarks",
             plugins: plugins),
         .executableTarget(
             name: "ChannelBenchmarks",
             dependencies: benchmarkDeps + [
-                .product(name: "FlowChannels", package: "main"),
+                .product(name: "FlowChannels", package: "Flow"),
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
             ],
             path: "Benchmarks/ChannelBenchmarks",
             plugins: plugins),
         .executableTarget(
             name: "GraphBenchmarks",
-            dependencies: benchmarkDeps + [.product(name: "FlowGraph", package: "main")],
+            dependencies: benchmarkDeps + [.product(name: "FlowGraph", package: "Flow")],
             path: "Benchmarks/GraphBenchmarks",
             plugins: plugins),
     ]
