@@ -1,13 +1,17 @@
-// FlowGraph builds and runs typed task graphs (issue "FlowGraph: typed task
-// graphs, run on the work-stealing executor"). It will hold:
+// FlowGraph builds typed task graphs and runs them on a FlowExecutor
+// `Executor` (see docs/Graphs.md):
 //
-// - `TaskGraph`, a non-Sendable builder: `task(_:after:body:)` with typed
-//   inputs through parameter packs, `order(_:before:)`, `parallel`, `fanOut`,
-//   `fanIn`, `map`, `reduce(splitEvery:)`, `validate()`, `dot()`/`mermaid()`.
-// - `Node<Output>`, `NodeOptions` (max concurrency, priority, affinity,
-//   timeout) and `GraphRun` (typed results, per-node timings, critical path).
-// - The scheduler that freezes a graph into an immutable plan and runs it on
-//   a FlowExecutor `Executor`.
+// - `TaskGraph`, a non-Sendable builder: `task(_:after:options:body:)` with
+//   typed inputs through parameter packs, `order(_:before:)`, `parallel`,
+//   `fanOut`, `fanIn`, `map`, `reduce(_:splitEvery:)`, `validate()`,
+//   `dot()` / `mermaid()`.
+// - `GraphPlan`, the frozen, immutable, `Sendable` form a graph is run
+//   from (`TaskGraph.freeze()`), runnable many times.
+// - `Node<Output>` handles, `NodeOptions` (priority, affinity, timeout),
+//   `ErrorPolicy`, and `GraphRun` (typed results, node states, timings,
+//   critical path) / `GraphError`.
+// - The scheduler (`GraphExecution`): atomic in-degrees, ready successors
+//   pushed on the current worker's deque, one kept to run on the same thread.
 //
 // It stands on FlowChannels and re-exports it.
 @_exported import FlowChannels

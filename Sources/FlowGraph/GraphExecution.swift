@@ -1,0 +1,476 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+
+// GraphExecution — one run of a GraphPlan on an Executor.
+//
+// Per node, in buffers made for this run:
+// - `counters[i]`: predecessors not finished yet, in the low 32 bits, plus
+//   one `poisonUnit` (bit 32 and up) per predecessor that failed or was not
+//   run. A finishing predecessor adds -1 (or poisonUnit - 1) with one
+//   acquire-release RMW, so "ready" (low bits zero) and "poisoned" arrive
+//   together. Nodes with exactly one predecessor skip the atomic: the
+//   predecessor that finishes is the one that makes them ready, and it
+//   passes the poison flag along.
+// - `counters[n + i]`: readers of node i's value not run yet (only used
+//   when it has more than one reader and a type with something to
+//   release; a single reader moves the value out, trivial types are copied).
+// - `states[i]`: NodeState code, plus hasValue / released bits. Written by
+//   the thread running node i, then (released bit) by its last reader; the
+//   two are ordered by the in-degree RMWs.
+// - the output slot of node i at `info[i].offset` in `slots`: written by
+//   node i before it makes any successor ready (release), read by its
+//   readers after they became ready (acquire), destroyed by the last one.
+//
+// Scheduling: a job runs a chain — run a node, make its successors
+// arrive, keep one ready successor to run next on this thread (a loop, so
+// long chains need no stack) and submit the others to the executor, which
+// from a worker pushes them on that worker's deque. A node with more than
+// `spreadThreshold` successors hands them to `spread` jobs that split the
+// range in halves (submitting one half) down to `leafSize`, so a wide
+// fan-out is spread over the workers by stealing; roots are spread the
+// same way from the one job the caller submits.
+//
+// Completion: every node has a path to a sink (a node without
+// successors) and a sink runs only after its predecessors finished, so the
+// run is over when every sink finished. Jobs count the sinks they finished
+// locally and subtract them from `remainingSinks` once, at the end of the
+// job (acquire-release); the job that reaches zero completes the run. After
+// that no job touches the run's buffers (a job's last access to them
+// precedes the RMW that made its successor ready, or its own subtraction).
+// The waiter loads `remainingSinks` with acquire before reading results,
+// which synchronises with every job's subtraction (a release sequence).
+//
+// Cancellation and failure: `cancelled` (relaxed; a hint read before each
+// node starts) makes nodes not started yet finish as cancelled; a failed,
+// skipped or cancelled node poisons its successors, which are skipped and
+// release their inputs.
+
+/// The state of one run (internal). `GraphRun` keeps it alive for results.
+final class GraphExecution: @unchecked Sendable {
+    // Safe to share: the unsafe buffers follow the protocol in the comment
+    // above (each word is either atomic or handed between threads by an
+    // acquire-release RMW); the rest is immutable, atomic, or `Locked`.
+    let plan: GraphPlan
+    let executor: Executor
+    let failFast: Bool
+    let recordsTimings: Bool
+    let n: Int
+    let info: [NodeInfo]
+    let succStart: [Int32]
+    let succ: [Int32]
+    let counters: UnsafeMutablePointer<Atomic<Int>>
+    let states: UnsafeMutablePointer<UInt8>
+    let slots: UnsafeMutableRawPointer
+    let times: UnsafeMutablePointer<UInt64>?         // start, end per node (ns, monotonic)
+    let remainingSinks: Atomic<Int>
+    let cancelled = Atomic<Bool>(false)
+    let cancelledByCaller = Atomic<Bool>(false)
+    let startNanos = Atomic<UInt64>(0)
+    let endNanos = Atomic<UInt64>(0)
+    let failures = Locked<[NodeFailure]>([])
+    let waiter = Locked<Waiter?>(nil)
+    let asyncTasks = Locked<[Task<Void, Never>]>([])
+    let rejection = Locked<FlowError?>(nil)
+
+    static let poisonUnit = 1 << 32
+    static let pendingMask = (1 << 32) - 1
+    static let spreadThreshold = 32
+    static let leafSize = 32
+
+    enum Waiter {
+        case continuation(CheckedContinuation<Void, Never>)
+        case parker(Parker)
+    }
+
+    init(plan: GraphPlan, executor: Executor, errorPolicy: ErrorPolicy, recordsTimings: Bool) {
+        self.plan = plan
+        self.executor = executor
+        failFast = errorPolicy == .failFast
+        self.recordsTimings = recordsTimings
+        n = plan.nodeCount
+        info = plan.info
+        succStart = plan.succStart
+        succ = plan.succ
+        counters = .allocate(capacity: 2 * n)
+        for i in 0..<n {
+            (counters + i).initialize(to: Atomic(Int(info[i].inDegree)))
+            (counters + n + i).initialize(to: Atomic(Int(info[i].readers)))
+        }
+        states = .allocate(capacity: n)
+        states.initialize(repeating: 0, count: n)
+        slots = .allocate(byteCount: max(1, plan.slotBytes), alignment: plan.slotAlignment)
+        if recordsTimings {
+            times = .allocate(capacity: 2 * n)
+            times!.initialize(repeating: 0, count: 2 * n)
+        } else {
+            times = nil
+        }
+        remainingSinks = Atomic(plan.sinkCount)
+    }
+
+    deinit {
+        for i in 0..<n { destroyValue(i) }
+        counters.deinitialize(count: 2 * n)
+        counters.deallocate()
+        states.deallocate()
+        slots.deallocate()
+        times?.deallocate()
+    }
+
+    // MARK: - Starting and finishing
+
+    /// Submits the job that spreads the roots. The waiter is set first.
+    func start() {
+        startNanos.store(GraphExecution.now(), ordering: .relaxed)
+        let count = plan.sinkCount > 0 ? plan.roots.count : 0
+        do {
+            try executor.submit { self.runRoots(0, count) }
+        } catch {
+            rejection.withLock { $0 = error }
+            finish()
+        }
+    }
+
+    /// Subtracts the sinks a job finished; the job that reaches zero completes the run.
+    @inline(__always)
+    func flush(_ sinks: Int) {
+        guard sinks > 0 else { return }
+        if remainingSinks.wrappingSubtract(sinks, ordering: .acquiringAndReleasing).newValue == 0 { finish() }
+    }
+
+    private func finish() {
+        endNanos.store(GraphExecution.now(), ordering: .relaxed)
+        let waiter = waiter.withLock { w -> Waiter? in
+            defer { w = nil }
+            return w
+        }
+        switch waiter {
+        case .continuation(let c): c.resume()
+        case .parker(let p): p.unpark()
+        case nil: break
+        }
+    }
+
+    /// Cancels the run for the caller: nodes not started are cancelled,
+    /// running async bodies are cancelled.
+    func cancel() {
+        cancelledByCaller.store(true, ordering: .relaxed)
+        cancelled.store(true, ordering: .relaxed)
+        for task in asyncTasks.withLock({ $0 }) { task.cancel() }
+    }
+
+    /// Waits (by acquire) for every job's writes, then reports the run.
+    func result() throws -> GraphRun {
+        _ = remainingSinks.load(ordering: .acquiring)
+        if let rejected = rejection.withLock({ $0 }) { throw rejected }
+        let run = GraphRun(execution: self)
+        if cancelledByCaller.load(ordering: .relaxed) { throw CancellationError() }
+        let failures = failures.withLock { $0 }
+        if !failures.isEmpty { throw GraphError(graph: plan.name, failures: failures, run: run) }
+        return run
+    }
+
+    // MARK: - Jobs
+
+    @inline(__always)
+    private func submitJob(priority: Priority = .normal, affinity: Int? = nil, _ job: @escaping @Sendable () -> Void) {
+        do {
+            try executor.submit(priority: priority, affinity: affinity, job)
+        } catch {
+            job()  // the executor is shutting down: run it here rather than lose it
+        }
+    }
+
+    /// Submits a node with its options (priority, affinity).
+    private func submitNode(_ node: Int32, poisoned: Bool) {
+        let options = info[Int(node)].flags & NodeInfo.needsSubmit != 0 ? plan.options[node] : nil
+        submitJob(priority: options?.priority ?? .normal, affinity: options?.affinity) {
+            var sinks = 0
+            self.runChain(node, poisoned: poisoned, sinks: &sinks)
+            self.flush(sinks)
+        }
+    }
+
+    /// Runs roots `lo..<hi`, splitting off halves for other workers first.
+    func runRoots(_ lo: Int, _ hi: Int) {
+        var hi = hi
+        let grain = max(1, min(64, plan.roots.count / (executor.workerCount * 16)))
+        while hi - lo > grain {
+            let mid = lo + (hi - lo) / 2, upper = hi
+            submitJob { self.runRoots(mid, upper) }
+            hi = mid
+        }
+        var sinks = 0
+        for r in lo..<hi {
+            let node = plan.roots[r]
+            if info[Int(node)].flags & NodeInfo.needsSubmit != 0 {
+                submitNode(node, poisoned: false)
+            } else {
+                runChain(node, poisoned: false, sinks: &sinks)
+            }
+        }
+        flush(sinks)
+    }
+
+    /// Makes successors `lo..<hi` of a finished node arrive and runs the
+    /// ready ones, splitting off halves for other workers first.
+    func spread(_ lo: Int, _ hi: Int, poison: Bool) {
+        var hi = hi
+        while hi - lo > GraphExecution.leafSize {
+            let mid = lo + (hi - lo) / 2, upper = hi
+            submitJob { self.spread(mid, upper, poison: poison) }
+            hi = mid
+        }
+        var sinks = 0
+        for k in lo..<hi {
+            let s = succ[k]
+            guard let poisoned = arrive(s, poison: poison) else { continue }
+            if info[Int(s)].flags & NodeInfo.needsSubmit != 0 {
+                submitNode(s, poisoned: poisoned)
+            } else {
+                runChain(s, poisoned: poisoned, sinks: &sinks)
+            }
+        }
+        flush(sinks)
+    }
+
+    /// One predecessor of `s` finished. Returns whether `s` is poisoned
+    /// when this made it ready, nil when it still waits for others.
+    @inline(__always)
+    private func arrive(_ s: Int32, poison: Bool) -> Bool? {
+        let i = Int(s)
+        if info[i].inDegree == 1 { return poison }
+        let delta = poison ? GraphExecution.poisonUnit - 1 : -1
+        let now = (counters + i).pointee.wrappingAdd(delta, ordering: .acquiringAndReleasing).newValue
+        guard now & GraphExecution.pendingMask == 0 else { return nil }
+        return now >> 32 != 0
+    }
+
+    /// Runs `start`, then a ready successor, and so on, on this thread.
+    func runChain(_ start: Int32, poisoned: Bool, sinks: inout Int) {
+        var node = start, poisoned = poisoned
+        while true {
+            let poison: Bool
+            if info[Int(node)].flags & NodeInfo.isAsync != 0 {
+                if !poisoned && !cancelled.load(ordering: .relaxed) {
+                    launchAsync(node)
+                    return
+                }
+                poison = skip(Int(node), poisoned: poisoned)
+            } else {
+                poison = execute(Int(node), poisoned: poisoned)
+            }
+            guard let next = advance(node, poison: poison, sinks: &sinks) else { return }
+            node = next.node
+            poisoned = next.poisoned
+        }
+    }
+
+    /// After `node` finished: counts it when it is a sink, else makes its
+    /// successors arrive, submits all ready ones but one and returns that one.
+    @inline(__always)
+    private func advance(_ node: Int32, poison: Bool, sinks: inout Int) -> (node: Int32, poisoned: Bool)? {
+        let lo = Int(succStart[Int(node)]), hi = Int(succStart[Int(node) + 1])
+        if lo == hi {
+            sinks += 1
+            return nil
+        }
+        if hi - lo > GraphExecution.spreadThreshold {
+            submitJob { self.spread(lo, hi, poison: poison) }
+            return nil
+        }
+        var next: (node: Int32, poisoned: Bool)? = nil
+        for k in lo..<hi {
+            let s = succ[k]
+            guard let poisoned = arrive(s, poison: poison) else { continue }
+            if next == nil && info[Int(s)].flags & NodeInfo.needsSubmit == 0 {
+                next = (s, poisoned)
+            } else {
+                submitNode(s, poisoned: poisoned)
+            }
+        }
+        return next
+    }
+
+    // MARK: - Running one node
+
+    /// Runs a synchronous node (or skips it). Returns whether its
+    /// successors are poisoned.
+    @inline(__always)
+    private func execute(_ i: Int, poisoned: Bool) -> Bool {
+        if poisoned || cancelled.load(ordering: .relaxed) { return skip(i, poisoned: poisoned) }
+        guard case .sync(let body) = plan.bodies[i] else { preconditionFailure("FlowGraph: async node run as sync") }
+        let timed = recordsTimings || info[i].flags & NodeInfo.hasTimeout != 0
+        let t0 = timed ? GraphExecution.now() : 0
+        do {
+            try body(self)
+        } catch {
+            if timed { record(i, t0) }
+            fail(i, error)
+            return true
+        }
+        if timed {
+            let t1 = record(i, t0)
+            if info[i].flags & NodeInfo.hasTimeout != 0, let limit = plan.options[Int32(i)]?.timeout,
+               Duration.nanoseconds(Int64(t1 &- t0)) > limit {
+                destroyValue(i)
+                fail(i, FlowError.timedOut(what: "node '\(plan.displayName(i))'", after: limit))
+                return true
+            }
+        }
+        setState(i, .succeeded)
+        return false
+    }
+
+    /// Marks a node not run (skipped when poisoned, else cancelled) and
+    /// releases its inputs. Returns true: its successors are poisoned.
+    private func skip(_ i: Int, poisoned: Bool) -> Bool {
+        setState(i, poisoned ? .skipped : .cancelled)
+        for k in plan.predRange(i) { dropReader(Int(plan.preds[k])) }
+        return true
+    }
+
+    /// Runs an async node as a task on the executor; the task goes on
+    /// with the node's successors.
+    private func launchAsync(_ node: Int32) {
+        let options = plan.options[node]
+        let priority: TaskPriority? = switch options?.priority {
+        case .high?: .high
+        case .low?: .low
+        default: nil
+        }
+        let task = Task(executorPreference: executor, priority: priority) {
+            let poison = await self.executeAsync(Int(node), timeout: options?.timeout)
+            var sinks = 0
+            if let next = self.advance(node, poison: poison, sinks: &sinks) {
+                self.runChain(next.node, poisoned: next.poisoned, sinks: &sinks)
+            }
+            self.flush(sinks)
+        }
+        asyncTasks.withLock { $0.append(task) }
+        if cancelledByCaller.load(ordering: .relaxed) { task.cancel() }
+    }
+
+    private func executeAsync(_ i: Int, timeout: Duration?) async -> Bool {
+        if cancelled.load(ordering: .relaxed) { return skip(i, poisoned: false) }
+        guard case .async(let body) = plan.bodies[i] else { preconditionFailure("FlowGraph: sync node run as async") }
+        let t0 = GraphExecution.now()
+        do {
+            if let timeout {
+                try await withThrowingTaskGroup(of: Bool.self) { group in
+                    group.addTask { try await body(self); return true }
+                    group.addTask { try await Task.sleep(for: timeout); return false }
+                    let finished = try await group.next()!
+                    group.cancelAll()
+                    if !finished { throw FlowError.timedOut(what: "node '\(self.plan.displayName(i))'", after: timeout) }
+                }
+            } else {
+                try await body(self)
+            }
+        } catch {
+            record(i, t0)
+            destroyValue(i)
+            if error is CancellationError && cancelledByCaller.load(ordering: .relaxed) {
+                setState(i, .cancelled)
+            } else {
+                fail(i, error)
+            }
+            return true
+        }
+        record(i, t0)
+        setState(i, .succeeded)
+        return false
+    }
+
+    @inline(__always)
+    private func setState(_ i: Int, _ state: NodeState) {
+        states[i] = (states[i] & ~NodeState.codeMask) | state.code
+    }
+
+    private func fail(_ i: Int, _ error: any Error) {
+        setState(i, .failed)
+        let failure = NodeFailure(node: plan.displayName(i), index: i, error: error)
+        failures.withLock { $0.append(failure) }
+        if failFast { cancelled.store(true, ordering: .relaxed) }
+    }
+
+    @discardableResult @inline(__always)
+    private func record(_ i: Int, _ t0: UInt64) -> UInt64 {
+        let t1 = GraphExecution.now()
+        if let times {
+            times[2 * i] = t0
+            times[2 * i + 1] = t1
+        }
+        return t1
+    }
+
+    // MARK: - Values
+
+    /// Reads an input of the running node: moves it out when the running
+    /// node is its only reader, else copies it, and the last reader
+    /// destroys it.
+    @inline(__always)
+    func take<T>(_ node: Node<T>) -> T {
+        let i = node.index
+        let p = (slots + info[i].offset).assumingMemoryBound(to: T.self)
+        if info[i].destroyer < 0 { return p.pointee }  // trivial: nothing to release, no count to keep
+        if info[i].readers == 1 {
+            states[i] |= NodeState.released
+            return p.move()
+        }
+        let value = p.pointee
+        if (counters + n + i).pointee.wrappingSubtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
+            p.deinitialize(count: 1)
+            states[i] |= NodeState.released
+        }
+        return value
+    }
+
+    /// Stores the running node's output.
+    @inline(__always)
+    func put<T>(_ value: consuming T, at i: Int) {
+        (slots + info[i].offset).initializeMemory(as: T.self, to: value)
+        states[i] |= NodeState.hasValue
+    }
+
+    /// A reader of node `p` will not read it (it was not run).
+    private func dropReader(_ p: Int) {
+        if info[p].destroyer < 0 { return }
+        if info[p].readers == 1
+            || (counters + n + p).pointee.wrappingSubtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
+            destroyValue(p)
+        }
+    }
+
+    /// Destroys node i's value if it is still in its slot.
+    private func destroyValue(_ i: Int) {
+        let state = states[i]
+        guard state & NodeState.hasValue != 0, state & NodeState.released == 0 else { return }
+        let d = Int(info[i].destroyer)
+        if d >= 0 { plan.destroyers[d].destroy(slots + info[i].offset) }
+        states[i] = state | NodeState.released
+    }
+
+    /// Node i's value, when it is terminal (no reader) and succeeded.
+    func value<T>(_ i: Int, as type: T.Type) -> T? {
+        let state = states[i]
+        guard info[i].readers == 0, state & NodeState.codeMask == NodeState.succeeded.code,
+              state & NodeState.hasValue != 0, state & NodeState.released == 0 else { return nil }
+        return (slots + info[i].offset).assumingMemoryBound(to: T.self).pointee
+    }
+
+    // MARK: - Time
+
+    @inline(__always)
+    static func now() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+    }
+}

@@ -1,0 +1,143 @@
+/// A validated, frozen `TaskGraph`: immutable and `Sendable`, so it can run
+/// many times, from any thread, even concurrently. Each run starts from
+/// fresh state (in-degrees, values, timings).
+///
+/// Make one with `TaskGraph.freeze()`; `TaskGraph.run(on:)` does it for you.
+public final class GraphPlan: Sendable {
+
+    /// The graph's name.
+    public let name: String
+    /// The number of nodes.
+    public let nodeCount: Int
+    let graphID: UInt64
+
+    // Read by the scheduler on every node. Swift arrays shared with the
+    // builder (copy-on-write: freezing copies nothing).
+    let info: [NodeInfo]
+    let preds: [Int32]          // data inputs, CSR by NodeInfo.predEnd
+    let succStart: [Int32]      // nodeCount + 1
+    let succ: [Int32]           // successors (data and order-only)
+    let roots: [Int32]          // nodes with no predecessor
+    let bodies: [NodeBody]
+    let sinkCount: Int
+
+    let names: [NodeName]
+    let groupNames: [String]
+    let options: [Int32: NodeOptions]
+    let destroyers: [Destroyer]
+    let orderEdges: [OrderEdge]
+    let slotBytes: Int
+    let slotAlignment: Int
+    /// A topological order, or nil when index order is one (no order-only
+    /// edge points backwards).
+    let topologicalOrder: [Int32]?
+
+    init(_ graph: TaskGraph) throws(FlowError) {
+        let n = graph.info.count
+        name = graph.name
+        nodeCount = n
+        graphID = graph.id
+        names = graph.names
+        groupNames = graph.groupNames
+        options = graph.options
+        destroyers = graph.destroyers
+        orderEdges = graph.orderEdges
+        slotBytes = graph.slotBytes
+        slotAlignment = graph.slotAlignment
+
+        let info = graph.info
+        self.info = info
+        preds = graph.preds
+        bodies = graph.bodies
+
+        // Successors in CSR form: data readers in node order, then order-only edges.
+        var succStart = [Int32](repeating: 0, count: n + 1)
+        var total: Int32 = 0
+        var rootCount = 0, sinks = 0
+        for i in 0..<n {
+            succStart[i] = total
+            total &+= info[i].outDegree
+            if info[i].inDegree == 0 { rootCount += 1 }
+            if info[i].outDegree == 0 { sinks += 1 }
+        }
+        succStart[n] = total
+        sinkCount = sinks
+        var succ = [Int32](repeating: 0, count: Int(total))
+        var cursor = succStart
+        var start = 0
+        for j in 0..<n {
+            let end = Int(info[j].predEnd)
+            for k in start..<end {
+                let p = Int(graph.preds[k])
+                succ[Int(cursor[p])] = Int32(j)
+                cursor[p] &+= 1
+            }
+            start = end
+        }
+        var backwards = false
+        for edge in graph.orderEdges {
+            succ[Int(cursor[Int(edge.from)])] = edge.to
+            cursor[Int(edge.from)] &+= 1
+            if edge.from >= edge.to { backwards = true }
+        }
+        var roots: [Int32] = []
+        roots.reserveCapacity(rootCount)
+        for i in 0..<n where info[i].inDegree == 0 { roots.append(Int32(i)) }
+        self.roots = roots
+        self.succStart = succStart
+        self.succ = succ
+        topologicalOrder = backwards
+            ? try GraphPlan.topologicalSort(n: n, info: info, succStart: succStart, succ: succ,
+                                            name: { NodeName.display(graph.names[$0], index: $0, groups: graph.groupNames) })
+            : nil
+    }
+
+    /// The name node `index` is shown with.
+    func displayName(_ index: Int) -> String {
+        NodeName.display(names[index], index: index, groups: groupNames)
+    }
+
+    @inline(__always)
+    func predRange(_ node: Int) -> Range<Int> {
+        (node == 0 ? 0 : Int(info[node - 1].predEnd)) ..< Int(info[node].predEnd)
+    }
+
+    /// Kahn's algorithm; on a cycle, walks predecessors among the nodes
+    /// left over until one repeats, and throws the cycle's names in order.
+    static func topologicalSort(
+        n: Int, info: [NodeInfo], succStart: [Int32], succ: [Int32], name: (Int) -> String
+    ) throws(FlowError) -> [Int32] {
+        var indegree = (0..<n).map { info[$0].inDegree }
+        var order: [Int32] = []
+        order.reserveCapacity(n)
+        for i in 0..<n where indegree[i] == 0 { order.append(Int32(i)) }
+        var head = 0
+        while head < order.count {
+            let v = Int(order[head])
+            head += 1
+            for k in Int(succStart[v])..<Int(succStart[v + 1]) {
+                let s = Int(succ[k])
+                indegree[s] -= 1
+                if indegree[s] == 0 { order.append(Int32(s)) }
+            }
+        }
+        if order.count == n { return order }
+        // Every node left has a predecessor that is left too: walk back.
+        var left = [[Int]](repeating: [], count: n)
+        for v in 0..<n where indegree[v] > 0 {
+            for k in Int(succStart[v])..<Int(succStart[v + 1]) where indegree[Int(succ[k])] > 0 {
+                left[Int(succ[k])].append(v)
+            }
+        }
+        var position = [Int](repeating: -1, count: n)
+        var walk: [Int] = []
+        var v = (0..<n).first { indegree[$0] > 0 }!
+        while position[v] < 0 {
+            position[v] = walk.count
+            walk.append(v)
+            v = left[v][0]
+        }
+        let cycle = walk[position[v]...].reversed().map(name)
+        throw .cycle(Array(cycle))
+    }
+}

@@ -1,0 +1,230 @@
+import Synchronization
+
+/// Source of graph identities, so a `Node` can be checked against its graph.
+let graphIdentities = Atomic<UInt64>(1)
+
+/// A typed dependency graph, built node by node, then run on an `Executor`.
+///
+/// ```swift
+/// let graph = TaskGraph("stats")
+/// let numbers = graph.task("load") { [3, 1, 2] }
+/// let count = graph.task("count", after: numbers) { $0.count }
+/// let total = graph.task("sum", after: numbers) { $0.reduce(0, +) }
+/// let mean = graph.task("mean", after: total, count) { Double($0) / Double($1) }
+/// let run = try await graph.run(on: executor)
+/// print(run[mean]!)   // 2.0
+/// ```
+///
+/// A node's body receives the values of the nodes it runs `after:`, typed,
+/// through parameter packs; `order(_:before:)` adds an ordering without
+/// data. `parallel`, `fanOut`, `fanIn`, `map` and `reduce` add families of
+/// nodes (TaskGraph+Parallel.swift, TaskGraph+Reduce.swift): each goes
+/// through the one core `addNode`.
+///
+/// `TaskGraph` is a builder and is **not** `Sendable`: build it on one
+/// task or thread. `freeze()` (and `run`, through it) validates it and makes
+/// an immutable, `Sendable` `GraphPlan`, which runs any number of times,
+/// from any thread; a run never sees later changes to the builder.
+public final class TaskGraph {
+    /// The graph's name, used in errors and renderings.
+    public let name: String
+    let id: UInt64
+
+    // The nodes, in the order they were added (struct of arrays). A builder
+    // is used from one thread (it is not Sendable), so the run-time
+    // exclusivity checks on these fields are turned off: they cost more
+    // than the rest of adding a node.
+    @exclusivity(unchecked) var info: [NodeInfo] = []
+    @exclusivity(unchecked) var names: [NodeName] = []
+    @exclusivity(unchecked) var bodies: [NodeBody] = []
+    @exclusivity(unchecked) var preds: [Int32] = []            // data inputs, node by node (NodeInfo.predEnd)
+    @exclusivity(unchecked) var orderEdges: [OrderEdge] = []
+    @exclusivity(unchecked) var groupNames: [String] = []
+    @exclusivity(unchecked) var options: [Int32: NodeOptions] = [:]
+    @exclusivity(unchecked) var destroyers: [Destroyer] = []
+    @exclusivity(unchecked) private var lastDestroyerType: ObjectIdentifier?
+    @exclusivity(unchecked) private var lastDestroyerIndex: Int32 = -1
+    @exclusivity(unchecked) var slotBytes = 0
+    @exclusivity(unchecked) var slotAlignment = 16
+    @exclusivity(unchecked) var problems: [FlowError] = []      // found while building, thrown by validate()
+    @exclusivity(unchecked) private var version = 0
+    @exclusivity(unchecked) private var cached: (version: Int, plan: GraphPlan)?
+
+    /// An empty graph named `name`.
+    public init(_ name: String = "graph") {
+        self.name = name
+        id = graphIdentities.wrappingAdd(1, ordering: .relaxed).oldValue
+    }
+
+    /// The number of nodes added so far.
+    public var nodeCount: Int { info.count }
+
+    /// Reserves room for `nodes` more nodes and `inputs` more data edges,
+    /// so that a large graph is built without regrowing its storage.
+    public func reserveCapacity(nodes: Int, inputs: Int = 0) {
+        TaskGraph.reserve(&info, nodes)
+        TaskGraph.reserve(&names, nodes)
+        TaskGraph.reserve(&bodies, nodes)
+        TaskGraph.reserve(&preds, inputs)
+    }
+
+    /// Makes room for `more` elements, growing at least geometrically (an
+    /// exact `reserveCapacity` per call would make many small calls quadratic).
+    static func reserve<Element>(_ array: inout [Element], _ more: Int) {
+        let needed = array.count + more
+        if needed > array.capacity { array.reserveCapacity(max(needed, 2 * array.capacity)) }
+    }
+
+    /// The name a node is shown with: its own, `group[i]` for a node of a
+    /// named family, `#index` for an unnamed node.
+    public func name<T>(of node: Node<T>) -> String {
+        check(node, "name(of:)")
+        return NodeName.display(names[node.index], index: node.index, groups: groupNames)
+    }
+
+    // MARK: - The core
+
+    @inline(__always)
+    func check<T>(_ node: Node<T>, _ api: String) {
+        precondition(node.graph == id && node.index < info.count,
+                     "TaskGraph.\(api): node #\(node.index) belongs to another graph than '\(name)'")
+    }
+
+    /// Records `node` as the next data input of the node that the next
+    /// `addNode` call adds.
+    @inline(__always)
+    func recordInput<T>(_ node: Node<T>) {
+        check(node, "after:")
+        preds.append(Int32(truncatingIfNeeded: node.index))
+        info[node.index].readers &+= 1
+        info[node.index].outDegree &+= 1
+    }
+
+    /// Adds a node whose data inputs are those recorded since the previous
+    /// `addNode`. Every builder method ends here.
+    @inline(__always)
+    func addNode<Output: Sendable>(
+        _ name: NodeName, options: NodeOptions, output: Output.Type, body: NodeBody
+    ) -> Node<Output> {
+        let index = info.count
+        let predStart = index == 0 ? 0 : Int(info[index - 1].predEnd)
+        var flags: UInt8 = 0
+        if case .async = body { flags |= NodeInfo.isAsync }
+        if options != NodeOptions() {
+            if options.needsSubmit { flags |= NodeInfo.needsSubmit }
+            if options.timeout != nil { flags |= NodeInfo.hasTimeout }
+            self.options[Int32(index)] = options
+            do { try options.validate(node: NodeName.display(name, index: index, groups: groupNames)) }
+            catch { problems.append(error) }
+        }
+        let size = MemoryLayout<Output>.size, alignment = MemoryLayout<Output>.alignment
+        let offset = (slotBytes + alignment - 1) & ~(alignment - 1)
+        slotBytes = offset + size
+        if alignment > slotAlignment { slotAlignment = alignment }
+        info.append(NodeInfo(predEnd: Int32(truncatingIfNeeded: preds.count),
+                             inDegree: Int32(truncatingIfNeeded: preds.count - predStart),
+                             outDegree: 0, readers: 0, destroyer: destroyer(for: Output.self),
+                             flags: flags, offset: offset))
+        names.append(name)
+        bodies.append(body)
+        version &+= 1
+        return Node(index: index, graph: id)
+    }
+
+    /// The index of the function that destroys an `Output` in its slot;
+    /// -1 for trivial types, which need none.
+    @inline(__always)
+    private func destroyer<Output>(for type: Output.Type) -> Int32 {
+        if _isPOD(Output.self) { return -1 }
+        let key = ObjectIdentifier(Output.self)
+        if key == lastDestroyerType { return lastDestroyerIndex }
+        let index: Int32
+        if let known = destroyers.firstIndex(where: { $0.type == key }) {
+            index = Int32(known)
+        } else {
+            destroyers.append(Destroyer(type: key) { $0.assumingMemoryBound(to: Output.self).deinitialize(count: 1) })
+            index = Int32(destroyers.count - 1)
+        }
+        lastDestroyerType = key
+        lastDestroyerIndex = index
+        return index
+    }
+
+    /// A name maker for a family of nodes: `base[i]`, or unnamed nodes
+    /// when `base` is nil.
+    func family(_ base: String?) -> (Int) -> NodeName {
+        guard let base else { return { _ in .anonymous } }
+        groupNames.append(base)
+        let group = Int32(groupNames.count - 1)
+        return { .indexed(group: group, Int32(truncatingIfNeeded: $0)) }
+    }
+
+    func problem(_ error: FlowError) {
+        problems.append(error)
+        version &+= 1
+    }
+
+    // MARK: - Ordering without data
+
+    /// Makes `second` run after `first` finished, without passing a value.
+    ///
+    /// Data edges (`after:`) cannot form a cycle; order-only edges can, and
+    /// `validate()` reports the cycle by node names.
+    public func order<A, B>(_ first: Node<A>, before second: Node<B>) {
+        check(first, "order(_:before:)")
+        check(second, "order(_:before:)")
+        orderEdges.append(OrderEdge(from: Int32(first.index), to: Int32(second.index)))
+        info[first.index].outDegree &+= 1
+        info[second.index].inDegree &+= 1
+        version &+= 1
+    }
+
+    // MARK: - Validation and freezing
+
+    /// Throws a `FlowError` for a graph that cannot run: a problem recorded
+    /// while building (such as `splitEvery` below 2 or invalid node
+    /// options), an empty graph, two nodes or families with one name, or a
+    /// cycle through order-only edges (`FlowError.cycle` with the names of
+    /// the nodes on it, in order).
+    public func validate() throws(FlowError) {
+        _ = try freeze()
+    }
+
+    /// Validates the graph and returns its immutable plan (the same plan
+    /// until the graph changes).
+    public func freeze() throws(FlowError) -> GraphPlan {
+        if let cached, cached.version == version { return cached.plan }
+        if let first = problems.first { throw first }
+        guard !info.isEmpty else {
+            throw .invalid("graph", name, "has no nodes: add one with task(_:after:body:) before running it")
+        }
+        try checkNames()
+        let plan = try GraphPlan(self)
+        cached = (version, plan)
+        return plan
+    }
+
+    private func checkNames() throws(FlowError) {
+        var seen = Set<String>()
+        var groups = Set<String>()
+        for base in groupNames where !groups.insert(base).inserted {
+            throw duplicate(base + "[…]")
+        }
+        for name in names {
+            guard case .named(let text) = name else { continue }
+            if text.isEmpty { throw .invalid("name", "\"\"", "node names in graph '\(self.name)' must not be empty") }
+            if !seen.insert(text).inserted { throw duplicate(text) }
+            if groups.contains(text) { throw duplicate(text) }
+            if text.last == "]", let open = text.lastIndex(of: "["), groups.contains(String(text[..<open])) {
+                throw duplicate(text)
+            }
+        }
+    }
+
+    private func duplicate(_ text: String) -> FlowError {
+        .invalid("name", "\"\(text)\"", "is used by more than one node of graph '\(name)'; node names must be unique")
+    }
+}
+
+@available(*, unavailable, message: "TaskGraph is a builder: freeze() it into a Sendable GraphPlan")
+extension TaskGraph: Sendable {}

@@ -1,0 +1,77 @@
+import FlowGraph
+import FlowTestSupport
+import Synchronization
+
+/// Per-node counters the bodies of a test graph write: how often each node
+/// ran and whether it finished, so a test can check "exactly once, after
+/// its predecessors".
+final class Probe: @unchecked Sendable {
+    // Safe to share: the buffers hold atomics only, allocated in init and
+    // freed in deinit.
+    let count: Int
+    private let runs: UnsafeMutablePointer<Atomic<Int>>
+    private let done: UnsafeMutablePointer<Atomic<Bool>>
+    let misordered = Atomic<Int>(0)
+
+    init(_ count: Int) {
+        self.count = count
+        runs = .allocate(capacity: count)
+        done = .allocate(capacity: count)
+        for i in 0..<count {
+            (runs + i).initialize(to: Atomic(0))
+            (done + i).initialize(to: Atomic(false))
+        }
+    }
+
+    deinit {
+        runs.deinitialize(count: count)
+        done.deinitialize(count: count)
+        runs.deallocate()
+        done.deallocate()
+    }
+
+    /// Records that node `i` runs; counts a misordering for each of
+    /// `after` that has not finished.
+    func enter(_ i: Int, after: [Int] = []) {
+        (runs + i).pointee.wrappingAdd(1, ordering: .relaxed)
+        for p in after where !(done + p).pointee.load(ordering: .acquiring) {
+            misordered.wrappingAdd(1, ordering: .relaxed)
+        }
+    }
+
+    func leave(_ i: Int) { (done + i).pointee.store(true, ordering: .releasing) }
+
+    func runs(_ i: Int) -> Int { (runs + i).pointee.load(ordering: .relaxed) }
+
+    /// Nodes that did not run exactly once (index, runs), at most 5.
+    var wrongCounts: [(Int, Int)] {
+        var bad: [(Int, Int)] = []
+        for i in 0..<count where runs(i) != 1 {
+            bad.append((i, runs(i)))
+            if bad.count == 5 { break }
+        }
+        return bad
+    }
+
+    var totalRuns: Int { (0..<count).reduce(0) { $0 + runs($1) } }
+}
+
+struct TestFailure: Error, Equatable, CustomStringConvertible {
+    let tag: String
+    var description: String { "test failure \(tag)" }
+}
+
+/// A small deterministic generator (SplitMix64).
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+func mix(_ a: Int, _ b: Int) -> Int { (a &* 31) &+ b &+ 7 }
