@@ -34,7 +34,7 @@ let package = Package(
         .testTarget(name: "FlowExecutorTests", dependencies: ["FlowExecutor", "FlowTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlowChannelsTests", dependencies: ["FlowChannels", "FlowTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlowGraphTests", dependencies: ["FlowGraph", "FlowTestSupport"], swiftSettings: strict),
-        // FlowPipeline gets its test target with its issue.
+        .testTarget(name: "FlowPipelineTests", dependencies: ["FlowPipeline", "FlowTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlowWatchdogTests", dependencies: ["FlowWatchdog", "FlowTestSupport"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

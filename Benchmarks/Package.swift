@@ -51,5 +51,13 @@ let package = Package(
             dependencies: benchmarkDeps + [.product(name: "FlowGraph", package: "Flow")],
             path: "Benchmarks/GraphBenchmarks",
             plugins: plugins),
+        .executableTarget(
+            name: "PipelineBenchmarks",
+            dependencies: benchmarkDeps + [
+                .product(name: "FlowPipeline", package: "Flow"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+            ],
+            path: "Benchmarks/PipelineBenchmarks",
+            plugins: plugins),
     ]
 )

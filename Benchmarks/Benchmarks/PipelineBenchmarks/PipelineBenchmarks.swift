@@ -1,0 +1,5 @@
+import Benchmark
+import FlowPipeline
+
+let benchmarks: @Sendable () -> Void = {
+}
