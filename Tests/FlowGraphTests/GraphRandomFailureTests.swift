@@ -11,7 +11,7 @@ struct GraphRandomFailureTests {
     @Test(arguments: [ErrorPolicy.continue, .failFast])
     func statesAndValuesFollowTheFailures(policy: ErrorPolicy) async throws {
         let executor = try Executor(workers: 3, name: "g-randfail")
-        var rng = SplitMix(seed: policy == .continue ? 7 : 8)
+        var rng = SeededGenerator(seed: policy == .continue ? 7 : 8)
         for round in 0..<StressScale.scaled(20, minimum: 4) {
             let n = Int.random(in: 2...StressScale.scaled(1_500, minimum: 200), using: &rng)
             let counter = DeinitCounter()

@@ -126,7 +126,7 @@ struct GraphShapeTests {
     /// any smaller id to a larger one (so they often point backwards in
     /// the builder). Bodies do a random amount of work.
     @Test func randomDAGsMatchASequentialReference() async throws {
-        var rng = SplitMix(seed: 0xF10)
+        var rng = SeededGenerator(seed: 0xF10)
         let rounds = StressScale.scaled(30, minimum: 5)
         for round in 0..<rounds {
             let n = Int.random(in: 2...StressScale.scaled(3_000, minimum: 300), using: &rng)
