@@ -1,0 +1,64 @@
+import Synchronization
+
+/// The runs a `Pipeline` has in flight, shared with its watchdog's event
+/// handler (which is created before the pipeline itself, so it cannot
+/// capture the pipeline).
+final class PipelineRuns: Sendable {
+    /// One run in flight.
+    struct Active {
+        /// Cancels the task running the graph.
+        let cancel: @Sendable () -> Void
+        /// The watch token of the run's global deadline.
+        var deadline: WatchToken?
+        /// Set by the handler when the deadline passed.
+        var timedOut = false
+    }
+
+    struct State {
+        var active: [UInt64: Active] = [:]
+        var next: UInt64 = 0
+        var lastReport: PipelineReport?
+    }
+
+    // protected by its own lock; never held while a run is cancelled
+    let state = Locked(State())
+    /// `state.active.count`, readable without the lock by the stall probe.
+    let activeCount = Atomic<Int>(0)
+
+    /// Registers a run and returns its key.
+    func begin(cancel: @escaping @Sendable () -> Void) -> UInt64 {
+        let key = state.withLock { s -> UInt64 in
+            s.next += 1
+            s.active[s.next] = Active(cancel: cancel)
+            return s.next
+        }
+        activeCount.wrappingAdd(1, ordering: .relaxed)
+        return key
+    }
+
+    /// Attaches the deadline token of run `key`.
+    func setDeadline(_ token: WatchToken, for key: UInt64) {
+        state.withLock { $0.active[key]?.deadline = token }
+    }
+
+    /// Unregisters run `key`; returns whether its global deadline passed.
+    func end(_ key: UInt64) -> Bool {
+        let run = state.withLock { $0.active.removeValue(forKey: key) }
+        activeCount.wrappingSubtract(1, ordering: .relaxed)
+        _ = run?.deadline?.finish()
+        return run?.timedOut ?? false
+    }
+
+    /// The watchdog's handler: a run's deadline token timed out → that run
+    /// is cancelled (outside the lock). Other events need no action here:
+    /// they are in the watchdog's log and drive `isResponsive`.
+    func handle(_ event: WatchdogEvent) {
+        guard case .taskTimedOut(_, _, let id) = event else { return }
+        let cancel = state.withLock { s -> (@Sendable () -> Void)? in
+            guard let key = s.active.first(where: { $0.value.deadline?.id == id })?.key else { return nil }
+            s.active[key]?.timedOut = true
+            return s.active[key]?.cancel
+        }
+        cancel?()
+    }
+}
