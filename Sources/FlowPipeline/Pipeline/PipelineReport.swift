@@ -13,23 +13,24 @@ public struct PipelineReport: Sendable, CustomStringConvertible {
     public let graph: String
     /// Wall time of the run.
     public let elapsed: Duration
-    /// One entry per task (graph node), in index order.
-    public let tasks: [NodeReport]
-    /// The longest dependency path.
-    public let criticalPath: CriticalPath
+    /// One entry per task (graph node), in index order. Computed when asked
+    /// (a run does not pay for a report nobody reads).
+    public var tasks: [NodeReport] { run.nodes }
+    /// The longest dependency path (computed when asked).
+    public var criticalPath: CriticalPath { run.criticalPath }
     /// Tasks that ran longer than `taskTimeout`.
     public let timedOut: [String]
     /// Every failure of the run.
-    public let failures: [NodeFailure]
+    public var failures: [NodeFailure] { run.failures }
+
+    private let run: GraphRun
 
     init(pipeline: String, run: GraphRun, timedOut: [String]) {
         self.pipeline = pipeline
         graph = run.graphName
         elapsed = run.elapsed
-        tasks = run.nodes
-        criticalPath = run.criticalPath
+        self.run = run
         self.timedOut = timedOut
-        failures = run.failures
     }
 
     /// Tasks that succeeded.
