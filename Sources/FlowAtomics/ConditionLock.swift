@@ -12,7 +12,7 @@ import Darwin
 ///
 /// `package` so that the layers above (the watchdog's monitor thread, the
 /// executor) can block on it too; it is not public API.
-package final class ConditionLock: @unchecked Sendable {
+package final class ConditionLock: @unchecked Sendable {  // pthread objects at stable addresses (below)
     // Safe to share: the pthread objects are designed for concurrent use and
     // never move; they are destroyed only in deinit.
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)

@@ -16,7 +16,7 @@ import Darwin
 /// needs a lock, so the sanitizer pass checks the real synchronisation.
 ///
 /// Never hold the lock across an `await` or a call into user code.
-public final class Locked<Value>: @unchecked Sendable {
+public final class Locked<Value>: @unchecked Sendable {  // value touched only under the mutex (below)
     // Safe to share: `value` is read and written only inside `withLock`,
     // under `mutex`; the mutex lives at a stable heap address.
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)

@@ -56,7 +56,7 @@ extension EnqueueResult: Sendable where Element: Sendable {}
 /// if case .full(let item) = queue.tryEnqueue(42) { retryLater(item) }
 /// let next = queue.tryDequeue()   // 42
 /// ```
-public final class MPMCQueue<Element: Sendable>: @unchecked Sendable {
+public final class MPMCQueue<Element: Sendable>: @unchecked Sendable {  // cells owned between sequence numbers (below)
     // Safe to share: the positions and sequences are atomics; a value cell
     // is accessed only by the one thread that owns it between a won CAS on a
     // position and its release store of the cell's sequence (file comment).

@@ -10,7 +10,7 @@ import Darwin
 /// the watchdog's monitor, test threads. Not a Swift task, so that it can
 /// block (park, wait on a condition) without taking a thread from the
 /// cooperative pool. `package`: shared by the Flow modules, not public API.
-package struct OSThread: @unchecked Sendable {
+package struct OSThread: @unchecked Sendable {  // a plain handle, joined or detached once (below)
     // Safe to send: a pthread_t is a plain handle; each owner guarantees
     // that it is joined or detached exactly once.
     package let handle: pthread_t

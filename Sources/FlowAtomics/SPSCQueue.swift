@@ -23,7 +23,7 @@ import Synchronization
 
 /// A bounded lock-free FIFO for exactly one producer and one consumer.
 /// See the file comment for the algorithm and its memory-ordering argument.
-public final class SPSCQueue<Element: Sendable>: @unchecked Sendable {
+public final class SPSCQueue<Element: Sendable>: @unchecked Sendable {  // one producer, one consumer (below)
     // Safe to share under the one-producer one-consumer contract: `tail` and
     // `head` are atomics; `cachedHead` is the producer's own, `cachedTail`
     // the consumer's own; a slot is written only by the producer before its

@@ -159,7 +159,7 @@ public struct WorkStealingDeque<Element: WordRepresentable>: ~Copyable {
 /// The shared state of a deque: indices on separate cache lines and the
 /// current ring buffer.
 @usableFromInline
-final class DequeCore: @unchecked Sendable {
+final class DequeCore: @unchecked Sendable {  // atomics and owner-only fields (below)
     // Safe to share: `top`, `bottom` and `buffer` are atomics used as the
     // file comment describes; slots are atomic words; `retired` and
     // `cachedBuffer` are touched only by the owner thread (push/pop/grow) and

@@ -17,7 +17,7 @@ enum Resumer<Value: Sendable>: Sendable {
 
 /// A plain thread blocked on a channel: a condition variable and a result slot.
 @usableFromInline
-final class ThreadWaiter<Value: Sendable>: @unchecked Sendable {
+final class ThreadWaiter<Value: Sendable>: @unchecked Sendable {  // value guarded by lock (below)
     // Safe to share: `value` is read and written only while holding `lock`.
     private let lock = ConditionLock()
     private var value: Value? = nil  // protected by lock

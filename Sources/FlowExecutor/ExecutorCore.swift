@@ -65,7 +65,7 @@ import Synchronization
 // 4. phase = terminated; wake every worker; they see no work and exit;
 //    join them.
 
-final class ExecutorCore: @unchecked Sendable {
+final class ExecutorCore: @unchecked Sendable {  // immutable, atomic or locked state (below)
     // Safe to share: all fields are immutable after init except the atomics,
     // the `Locked` values and `taskExecutor`, which is written once before
     // any worker thread starts (thread creation orders it before their reads).

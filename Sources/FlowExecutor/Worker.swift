@@ -13,7 +13,7 @@ import Synchronization
 /// used only by this worker's thread; the stealer, the inbox and the atomic
 /// counters are shared. Counters are written only by the owner (plain load +
 /// store, no locked instruction) and read by snapshots and the shutdown check.
-final class Worker: @unchecked Sendable {
+final class Worker: @unchecked Sendable {  // owner-only fields used by its thread alone (below)
     // Safe to share: `deque` (the owner handle) and the owner-only words are
     // touched only by the worker thread; every other field is immutable, an
     // atomic, a lock-free queue or `Locked`.

@@ -52,7 +52,7 @@ import Synchronization
 // release their inputs.
 
 /// The state of one run (internal). `GraphRun` keeps it alive for results.
-final class GraphExecution: @unchecked Sendable {
+final class GraphExecution: @unchecked Sendable {  // buffers follow the protocol above
     // Safe to share: the unsafe buffers follow the protocol in the comment
     // above (each word is either atomic or handed between threads by an
     // acquire-release RMW); the rest is immutable, atomic, or `Locked`.

@@ -57,7 +57,7 @@ import Synchronization
 //   it over.
 
 /// The sharded lock-free inbox of newly watched tokens (see the comment above).
-final class WatchInbox: @unchecked Sendable {
+final class WatchInbox: @unchecked Sendable {  // atomic heads, recycled shard memory (below)
     // Safe to share: the only state is the shard blocks, whose two words
     // are atomics accessed only through atomic operations; the base pointer
     // never changes after init and is freed in deinit.
