@@ -41,6 +41,8 @@ let benchmarks: @Sendable () -> Void = {
         }
         await executor.shutdown()
     }
+
+    registerStageBenchmarks()
 }
 
 /// root → `fanWidth` nodes → sum, frozen once.
