@@ -305,7 +305,7 @@ enum RingBuffer {
 
     @inlinable @inline(__always)
     static func slot(_ raw: UnsafeMutableRawPointer, _ index: Int) -> UnsafeMutablePointer<Atomic<UInt>> {
-        (raw + header).assumingMemoryBound(to: Atomic<UInt>.self) + (index & (capacity(raw) - 1))
+        (raw + header).assumingMemoryBound(to: Atomic<UInt>.self) + (index & (capacity(raw) &- 1))
     }
 }
 
