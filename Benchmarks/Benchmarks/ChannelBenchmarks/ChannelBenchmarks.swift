@@ -72,7 +72,9 @@ let benchmarks: @Sendable () -> Void = {
     // 4. Spawn and join 10^5 children: a scope on Flow's executor vs a task group.
     Benchmark("channels-scope-spawn-vs-taskgroup:flow") { benchmark in
         let executor = try Executor(workers: Executor.availableCPUs(), name: "bench")
+        benchmark.startMeasurement()  // the pool is set up outside the measurement
         for _ in benchmark.scaledIterations { blackHole(try await scopeSpawn(spawns, on: executor)) }
+        benchmark.stopMeasurement()
         await executor.shutdown()
     }
     Benchmark("channels-scope-spawn-vs-taskgroup:baseline") { benchmark in

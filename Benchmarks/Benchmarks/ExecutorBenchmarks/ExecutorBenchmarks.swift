@@ -26,7 +26,9 @@ let benchmarks: @Sendable () -> Void = {
     // 1. Empty closures submitted from an outside thread.
     Benchmark("executor-external-vs-dispatchgroup:flow") { benchmark in
         let executor = try Executor(workers: workers, name: "bench")
+        benchmark.startMeasurement()  // the pool is set up outside the measurement
         for _ in benchmark.scaledIterations { flowExternal(executor, units) }
+        benchmark.stopMeasurement()
         executor.shutdown()
     }
     Benchmark("executor-external-vs-dispatchgroup:baseline") { benchmark in
@@ -34,7 +36,9 @@ let benchmarks: @Sendable () -> Void = {
     }
     Benchmark("executor-external-vs-taskgroup:flow") { benchmark in
         let executor = try Executor(workers: workers, name: "bench")
+        benchmark.startMeasurement()  // the pool is set up outside the measurement
         for _ in benchmark.scaledIterations { flowExternal(executor, units) }
+        benchmark.stopMeasurement()
         executor.shutdown()
     }
     Benchmark("executor-external-vs-taskgroup:baseline") { benchmark in
@@ -44,7 +48,9 @@ let benchmarks: @Sendable () -> Void = {
     // 2. Closures submitted from inside workers: a recursive fan-out.
     Benchmark("executor-internal-vs-discarding-taskgroup:flow") { benchmark in
         let executor = try Executor(workers: workers, name: "bench")
+        benchmark.startMeasurement()  // the pool is set up outside the measurement
         for _ in benchmark.scaledIterations { flowFanOut(executor, units) }
+        benchmark.stopMeasurement()
         executor.shutdown()
     }
     Benchmark("executor-internal-vs-discarding-taskgroup:baseline") { benchmark in
@@ -52,7 +58,9 @@ let benchmarks: @Sendable () -> Void = {
     }
     Benchmark("executor-internal-vs-dispatch:flow") { benchmark in
         let executor = try Executor(workers: workers, name: "bench")
+        benchmark.startMeasurement()  // the pool is set up outside the measurement
         for _ in benchmark.scaledIterations { flowFanOut(executor, units) }
+        benchmark.stopMeasurement()
         executor.shutdown()
     }
     Benchmark("executor-internal-vs-dispatch:baseline") { benchmark in
@@ -62,7 +70,9 @@ let benchmarks: @Sendable () -> Void = {
     // 3. Swift tasks with Flow's executor preference vs the default executor.
     Benchmark("executor-swift-tasks-vs-default:flow") { benchmark in
         let executor = try Executor(workers: workers, name: "bench")
+        benchmark.startMeasurement()  // the pool is set up outside the measurement
         for _ in benchmark.scaledIterations { await swiftTasks(tasks, on: executor) }
+        benchmark.stopMeasurement()
         await executor.shutdown()
     }
     Benchmark("executor-swift-tasks-vs-default:baseline") { benchmark in
@@ -74,7 +84,9 @@ let benchmarks: @Sendable () -> Void = {
     //    pthread condition variable.
     Benchmark("executor-wake-latency-vs-condvar:flow", configuration: .init(timeUnits: .microseconds)) { benchmark in
         let executor = try Executor(.init(workers: workers, name: "bench", spinBudget: 0))
+        benchmark.startMeasurement()  // the pool is set up outside the measurement
         for _ in benchmark.scaledIterations { flowPingPong(executor, rounds: 200) }
+        benchmark.stopMeasurement()
         executor.shutdown()
     }
     Benchmark("executor-wake-latency-vs-condvar:baseline", configuration: .init(timeUnits: .microseconds)) { benchmark in

@@ -35,7 +35,9 @@ let benchmarks: @Sendable () -> Void = {
     for shape in Shape.allCases {
         Benchmark("\(shape.ratioName):flow") { benchmark in
             let executor = try Executor(workers: workers, name: "bench")
+            benchmark.startMeasurement()  // the pool is set up outside the measurement
             for _ in benchmark.scaledIterations { try await flowRun(shape, on: executor) }
+            benchmark.stopMeasurement()
             await executor.shutdown()
         }
         Benchmark("\(shape.ratioName):baseline-taskgroup") { benchmark in

@@ -25,20 +25,24 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("pipeline-overhead-vs-direct:flow") { benchmark in
         let pipeline = try Pipeline(PipelineConfig().name("bench").computeThreads(workers).ioThreads(0))
         let (plan, sum) = try fanPlan()
+        benchmark.startMeasurement()  // the pool is set up outside the measurement
         for _ in benchmark.scaledIterations {
             let run = try await pipeline.run(plan)
             blackHole(run[sum])
         }
+        benchmark.stopMeasurement()
         pipeline.shutdown()
     }
 
     Benchmark("pipeline-overhead-vs-direct:baseline") { benchmark in
         let executor = try Executor(workers: workers, name: "bench")
         let (plan, sum) = try fanPlan()
+        benchmark.startMeasurement()  // the pool is set up outside the measurement
         for _ in benchmark.scaledIterations {
             let run = try await plan.run(on: executor)
             blackHole(run[sum])
         }
+        benchmark.stopMeasurement()
         await executor.shutdown()
     }
 
