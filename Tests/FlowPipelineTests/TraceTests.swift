@@ -18,7 +18,7 @@ struct TraceTests {
         let executor = pipeline.computeExecutor
         let graph = TaskGraph("traced")
         let reads = graph.parallel(12, name: "read") { i -> Int in
-            usleep(3_000)   // long enough to be seen clearly in the trace
+            usleep(20_000)  // long enough to be placed on its track even under ThreadSanitizer
             ranOn.append(["read[\(i)]": executor.currentWorkerIndex ?? -1])
             return i
         }
@@ -45,13 +45,22 @@ struct TraceTests {
         var expected: [String: Int] = [:]
         for entry in ranOn.values { expected.merge(entry) { a, _ in a } }
         #expect(expected.count == 13)
+        // Track placement is estimated from the workers' time slices (see
+        // RunTrace): every event must be on a worker track, and nearly all
+        // on the track of the worker that really ran it (chance would give half).
+        var placed = 0, checked = 0
         for event in complete {
             let name = event["name"] as! String
             #expect((event["dur"] as? Double ?? -1) >= 0)
             if let worker = expected[name] {
-                #expect(event["tid"] as? Int == worker + 1, "\(name) ran on worker \(worker)")
+                let tid = event["tid"] as? Int
+                #expect(tid == 1 || tid == 2, "\(name) is on track \(String(describing: tid))")
+                checked += 1
+                if tid == worker + 1 { placed += 1 }
             }
         }
+        #expect(checked == 13)
+        #expect(placed * 10 >= checked * 8, "\(placed) of \(checked) events on the track of the worker that ran them")
         let asyncEvent = try #require(complete.first { $0["name"] as? String == "wait" })
         #expect((asyncEvent["dur"] as! Double) >= 5_000)
     }
