@@ -170,3 +170,18 @@ public struct SeededGenerator: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+/// Re-checks `condition` until it holds or `timeout` passes; returns whether
+/// it held. For effects that follow a completion on another thread without
+/// a hand-off the test can wait on (an executor worker releasing the closure
+/// it just ran, say). The short pauses between checks only pace the polling;
+/// the condition is what the test waits for.
+public func waitUntil(timeout: Duration = .seconds(10), _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while !condition() {
+        if ContinuousClock.now >= deadline { return false }
+        await Task.yield()
+        try? await Task.sleep(for: .microseconds(100))
+    }
+    return true
+}
