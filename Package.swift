@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "FlowChannels", targets: ["FlowChannels"]),
         .library(name: "FlowGraph", targets: ["FlowGraph"]),
         .library(name: "FlowPipeline", targets: ["FlowPipeline"]),
+        .executable(name: "flow-demo", targets: ["FlowDemo"]),
     ],
     targets: [
         .target(name: "FlowAtomics", swiftSettings: strict),
@@ -27,6 +28,10 @@ let package = Package(
         .target(name: "FlowGraph", dependencies: ["FlowChannels"], swiftSettings: strict),
         .target(name: "FlowPipeline", dependencies: ["FlowGraph"], swiftSettings: strict),
 
+        // The main job: trace analysis on every layer (the library behind flow-demo).
+        .target(name: "FlowTraceAnalysis", dependencies: ["FlowPipeline"], swiftSettings: strict),
+        .executableTarget(name: "FlowDemo", dependencies: ["FlowTraceAnalysis"], swiftSettings: strict),
+
         .target(name: "FlowTestSupport", dependencies: ["FlowAtomics"], path: "Tests/FlowTestSupport", swiftSettings: strict),
 
         .testTarget(name: "FlowTestSupportTests", dependencies: ["FlowTestSupport"], swiftSettings: strict),
@@ -35,6 +40,7 @@ let package = Package(
         .testTarget(name: "FlowChannelsTests", dependencies: ["FlowChannels", "FlowTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlowGraphTests", dependencies: ["FlowGraph", "FlowTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlowPipelineTests", dependencies: ["FlowPipeline", "FlowTestSupport"], swiftSettings: strict),
+        .testTarget(name: "FlowTraceAnalysisTests", dependencies: ["FlowTraceAnalysis", "FlowPipeline", "FlowTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlowWatchdogTests", dependencies: ["FlowWatchdog", "FlowTestSupport"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
