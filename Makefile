@@ -1,11 +1,11 @@
 # Flow — the two commands a newcomer needs:
+#   make demo    the main job: a trace analysis on every layer (ARGS="--help" for options)
 #   make test    layering check + the whole test suite
-#   make demo    the main job (until the demo lands: make bench)
 SHELL := /bin/bash
 SHARED ?= ../shared
 SWIFT ?= swift
 # Concurrency suites run under ThreadSanitizer (make tsan).
-TSAN_FILTER ?= FlowAtomicsTests|FlowExecutorTests|FlowWatchdogTests|FlowChannelsTests|FlowGraphTests|FlowPipelineTests|FlowTestSupportTests
+TSAN_FILTER ?= FlowTraceAnalysisTests|FlowAtomicsTests|FlowExecutorTests|FlowWatchdogTests|FlowChannelsTests|FlowGraphTests|FlowPipelineTests|FlowTestSupportTests
 # Stress rounds are scaled by this factor under the sanitizer.
 TSAN_SCALE ?= 0.1
 FILTER ?= .*
@@ -37,7 +37,13 @@ bench:
 	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark --filter '.*($(FILTER)).*' --no-progress --format markdown 2>&1 | tee .bench-output.txt
 	@cd Benchmarks && python3 Scripts/ratios.py .bench-output.txt
 
-demo: bench
+# The main job, built in release mode. ARGS passes options, e.g.
+#   make demo ARGS="--sequential"      also time a plain single-threaded loop
+#   make demo ARGS="--input DIR"       analyse real trace files
+ARGS ?=
+demo:
+	$(SWIFT) build -c release --product flow-demo
+	.build/release/flow-demo $(ARGS)
 
 clean:
 	rm -rf .build .build-tsan Benchmarks/.build
