@@ -42,8 +42,10 @@ public struct StageEvidence: Sendable, Equatable {
     public let blockedPredecessor: String?
     /// Utilisation at or above the saturation threshold.
     public let saturated: Bool
-    /// The ranking score: utilisation + ½ input pressure + ½ upstream blocked
-    /// − output blocked. The saturated stage with the highest score is the constraint.
+    /// The ranking score: utilisation + ½ input pressure + upstream blocked
+    /// − output blocked. Time a stage spends blocked on the next one counts
+    /// against it and, equally, for the next one. The saturated stage with
+    /// the highest score is the constraint.
     public let score: Double
     /// Zone of the input buffer.
     public let zone: BufferZone
@@ -232,7 +234,7 @@ public final class ConstraintAnalyzer: Sendable {
                 blockedBy = topology.stages[p]
             }
             let pressure = max(interval.bufferPenetration, interval.waiters > 0 ? 1 : 0)
-            let score = interval.utilization + 0.5 * pressure + 0.5 * blocked - interval.outputBlockedFraction
+            let score = interval.utilization + 0.5 * pressure + blocked - interval.outputBlockedFraction
             evidence.append(StageEvidence(
                 stage: topology.stages[i], interval: interval, inputPressure: pressure,
                 upstreamBlocked: blocked, blockedPredecessor: blockedBy,
