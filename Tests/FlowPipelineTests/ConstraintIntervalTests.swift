@@ -101,6 +101,7 @@ struct ConstraintIntervalTests {
     @Test func bufferCapacityIsTheCeilingOfThroughputTimesProtection() {
         #expect(bufferCapacity(throughput: 100, protectionTime: .milliseconds(250)) == 25)
         #expect(bufferCapacity(throughput: 33.3, protectionTime: .milliseconds(100)) == 4)   // ⌈3.33⌉
+        #expect(bufferCapacity(throughput: 240, protectionTime: .milliseconds(50)) == 12)    // docs/Constraints.md
         #expect(bufferCapacity(throughput: 0, protectionTime: .seconds(1)) == 0)
         #expect(bufferCapacity(throughput: 10, protectionTime: .zero) == 0)
         #expect(bufferCapacity(throughput: -5, protectionTime: .seconds(1)) == 0)
