@@ -125,6 +125,40 @@ struct ConstraintTopologyTests {
         #expect(two as? FlowError == .cycle(["x", "y"]))
     }
 
+    @Test func operatorsJoinTheTopologyThroughTheirStats() async throws {
+        try await withTimeLimit(.seconds(30)) {
+            let source = try Stage<Int, Int>(options: StageOptions(capacity: 4)) { $0 }
+            let copies = try tee(from: source.results, branches: 2)
+            let merged = try merge(copies.branches)
+            let batches = try batch(from: merged.results, size: 3)
+            var t = PipelineTopology()
+            t.addStage("source", source)
+            t.addStage("tee", copies)
+            t.addStage("merge", merged)
+            t.addStage("batch", batches)
+            t.addEdge(from: "source", to: "tee")
+            t.addEdge(from: "tee", to: "merge", ratio: 1)
+            t.addEdge(from: "merge", to: "batch", ratio: 3)
+            let frozen = try t.freeze()
+            Task {
+                for x in 0..<7 { try await source.submit(x) }
+                source.closeInput()
+            }
+            var sizes: [Int] = []
+            for await b in batches.results { sizes.append((try? b.get())?.count ?? -1) }
+            #expect(sizes.sorted() == [2, 3, 3, 3, 3])
+            _ = await batches.wait()
+            _ = await merged.wait()
+            _ = await copies.wait()
+            let tee = try frozen.stats(of: "tee"), merge = try frozen.stats(of: "merge"), batch = try frozen.stats(of: "batch")
+            #expect(tee.received == 7 && tee.submitted == 7 && tee.completed == 7 && tee.dropped == 0)
+            #expect(merge.received == 14 && merge.completed == 14 && merge.dropped == 0)
+            #expect(batch.received == 14 && batch.submitted == 14 && batch.completed == 5 && batch.bufferedDepth == 0)
+            #expect(tee.serviceTime == .zero && tee.targetWorkers == 1)
+            #expect(try frozen.ratio(from: "merge", to: "batch") == 3)
+        }
+    }
+
     @Test func aSingleStageIsItsOwnHeadAndTail() throws {
         var t = PipelineTopology()
         t.addStage("only", stats: { StageStats() })

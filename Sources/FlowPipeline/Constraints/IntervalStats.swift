@@ -69,15 +69,21 @@ public struct IntervalStats: Sendable, Equatable {
     /// Change of the buffered depth per second (negative: draining).
     public var queueGrowthRate: Double
 
-    /// Gauges of the later snapshot.
+    /// Items buffered now (gauge of the later snapshot, like the fields below).
     public var bufferedDepth: Int
+    /// The input buffer's capacity.
     public var queueCapacity: Int
     /// bufferedDepth / queueCapacity, clamped to 0…1 (0 when unbuffered).
     public var bufferPenetration: Double
+    /// Workers running now.
     public var activeWorkers: Int
+    /// Workers asked for.
     public var targetWorkers: Int
+    /// Admitted items not finished (buffered + in flight).
     public var admitted: Int
+    /// The WIP limit now.
     public var maxWIP: Int
+    /// Submits waiting for admission now.
     public var waiters: Int
 
     /// The interval from `previous` to `current`, taken `elapsed` apart.
