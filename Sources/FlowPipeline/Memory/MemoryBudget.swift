@@ -68,6 +68,12 @@ public struct MemoryBudget: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// Resident memory of this process in bytes (`/proc/self/statm`), or nil
+    /// when it cannot be read.
+    public static func residentMemory() -> Int? {
+        readFile("/proc/self/statm").flatMap { parseStatm($0, pageSize: Int(sysconf(Int32(_SC_PAGESIZE)))) }
+    }
+
     /// How many elements of `elementSize` bytes each of `channels` channels
     /// may buffer so that together they stay within the budget; in
     /// `1...maximum`.
@@ -100,6 +106,13 @@ public struct MemoryBudget: Sendable, Equatable, CustomStringConvertible {
             return kib * 1024
         }
         return nil
+    }
+
+    /// `/proc/self/statm` (`size resident shared …`, in pages) → resident bytes.
+    package static func parseStatm(_ statm: String, pageSize: Int) -> Int? {
+        let fields = statm.split(whereSeparator: { $0 == " " || $0 == "\n" })
+        guard fields.count >= 2, let pages = Int(fields[1]), pageSize > 0 else { return nil }
+        return pages * pageSize
     }
 
     /// A cgroup limit file: a byte count, or nil for "max" and for v1's
