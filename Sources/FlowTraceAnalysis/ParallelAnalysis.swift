@@ -37,8 +37,9 @@ public struct ParallelRun: Sendable {
     public var elapsed: Duration
     /// Chunks streamed.
     public var chunks: Int
-    /// The stage the constraint analysis named most often during the stream
-    /// (nil when the stream was too short to sample).
+    /// The stage the constraint reporter named most often during the stream
+    /// (its cumulative verdict when no live sample named one; nil when no
+    /// stage was ever saturated).
     public var bottleneck: String?
     /// Per stage: busy fraction of its workers over the stream, for the figures.
     public var stageUtilisation: [(stage: String, utilisation: Double)]
@@ -141,6 +142,20 @@ func streamChunks(_ manifest: ChunkManifest, pipeline: Pipeline, settings: Analy
         return summary.chunk.index
     }
 
+    // The constraint analysis: the four stages as a topology, sampled every
+    // interval by a reporter that never blocks them (it only reads stats).
+    var topology = PipelineTopology()
+    topology.addStage("read", read)
+    topology.addStage("parse", parse)
+    topology.addStage("aggregate", aggregate)
+    topology.addStage("merge", merge)
+    topology.addEdge(from: "read", to: "parse")
+    topology.addEdge(from: "parse", to: "aggregate")
+    topology.addEdge(from: "aggregate", to: "merge")
+    let reporter = try ConstraintReporter(topology: try topology.freeze(), interval: settings.reportInterval ?? .seconds(1),
+                                          handler: settings.reportHandler ?? { _ in })
+    let reporting = settings.reportInterval.map { _ in Task { await reporter.run() } }
+
     let feeder = Task(executorPreference: io) {
         for chunk in chunks {
             do { try await read.submit(chunk) } catch { break }
@@ -155,18 +170,20 @@ func streamChunks(_ manifest: ChunkManifest, pipeline: Pipeline, settings: Analy
         }
     }
     await feeder.value
+    reporting?.cancel()
+    _ = await reporting?.value
     for cause in [await read.cause(), await parse.cause(), await aggregate.cause(), await merge.cause()] {
         if let error = cause.error, firstError == nil { firstError = error }
     }
     if let firstError { throw firstError }
 
     let elapsed = clock.now - streamStart
+    if settings.reportInterval != nil { reporter.finish(elapsed: elapsed) }
     let stages: [(String, StageStats)] = [("read", read.stats), ("parse", parse.stats), ("aggregate", aggregate.stats),
                                           ("merge", merge.stats)]
     let utilisation = stages.map { name, stats in
         (stage: name, utilisation: stats.serviceTime / (elapsed * max(1, stats.targetWorkers)))
     }
     let merger = state.withLock { $0 }
-    return (merger, StreamFigures(chunks: chunks.count, bottleneck: utilisation.max { $0.utilisation < $1.utilisation }?.stage,
-                                  utilisation: utilisation))
+    return (merger, StreamFigures(chunks: chunks.count, bottleneck: reporter.bottleneck, utilisation: utilisation))
 }

@@ -81,6 +81,42 @@ struct ConstraintAnalyzerTests {
         }
     }
 
+    @Test func aBackedUpStageSharingCPUsIsTheConstraintBelowTheThreshold() throws {
+        // Two cores shared by read, parse (2 workers) and aggregate (2 workers): parse is busy
+        // only 66% of its workers' time (they wait for a CPU), but read waits on it 86% of the
+        // time while parse waits on aggregate 27%: parse is backed up, and named.
+        let (topology, _) = try boxedTopology(["read", "parse", "aggregate"],
+                                              edges: [("read", "parse"), ("parse", "aggregate")])
+        func interval(_ stats: StageStats) -> IntervalStats {
+            IntervalStats(from: StageStats(), to: stats, elapsed: .seconds(1))
+        }
+        var intervals = [
+            interval(stageStats(completed: 600, service: .milliseconds(180), blocked: .milliseconds(1720), capacity: 4,
+                                workers: 2)),
+            interval(stageStats(completed: 600, service: .milliseconds(1320), blocked: .milliseconds(540), depth: 3,
+                                capacity: 4, workers: 2)),
+            interval(stageStats(completed: 600, service: .milliseconds(460), idle: .milliseconds(1540), capacity: 2,
+                                workers: 2)),
+        ]
+        var verdict = try ConstraintAnalyzer.analyze(intervals, topology: topology)
+        #expect(verdict.constraint == "parse")
+        #expect(verdict["parse"]!.saturated && verdict["parse"]!.utilization < 0.75)
+        #expect(!verdict["read"]!.saturated && !verdict["aggregate"]!.saturated)
+
+        // Parse blocked on its own output more than half as long as read is blocked on it: not
+        // backed up (and aggregate, which holds parse up less than half the time, is not either).
+        intervals[1] = interval(stageStats(completed: 600, service: .milliseconds(1320), blocked: .milliseconds(900),
+                                           depth: 3, capacity: 4, workers: 2))
+        verdict = try ConstraintAnalyzer.analyze(intervals, topology: topology)
+        #expect(verdict.constraint == nil)
+
+        // Aggregate holding parse up most of the time is backed up in turn.
+        intervals[1] = interval(stageStats(completed: 600, service: .milliseconds(1320), blocked: .milliseconds(1400),
+                                           depth: 3, capacity: 4, workers: 2))
+        verdict = try ConstraintAnalyzer.analyze(intervals, topology: topology)
+        #expect(verdict.constraint == "aggregate")
+    }
+
     @Test func samplingCountsVerdictsAndJudgesTheWholeRun() throws {
         let (topology, boxes) = try boxedTopology(["a", "b", "c"], edges: [("a", "b"), ("b", "c")])
         let analyzer = ConstraintAnalyzer(topology: topology)

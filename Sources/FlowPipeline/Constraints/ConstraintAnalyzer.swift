@@ -40,7 +40,12 @@ public struct StageEvidence: Sendable, Equatable {
     public let upstreamBlocked: Double
     /// The predecessor that was blocked most (nil for a head, or none blocked).
     public let blockedPredecessor: String?
-    /// Utilisation at or above the saturation threshold.
+    /// Utilisation at or above the saturation threshold, or backed up:
+    /// whoever feeds it was blocked on it at least half the interval, more
+    /// than twice as long as the stage itself was blocked on its output.
+    /// (When stages share fewer CPUs than they have workers, the constraint's
+    /// utilisation stays below the threshold: its workers wait for a CPU, not
+    /// for input. The backlog in front of it names it all the same.)
     public let saturated: Bool
     /// The ranking score: utilisation + ½ input pressure + upstream blocked
     /// − output blocked. Time a stage spends blocked on the next one counts
@@ -235,10 +240,11 @@ public final class ConstraintAnalyzer: Sendable {
             }
             let pressure = max(interval.bufferPenetration, interval.waiters > 0 ? 1 : 0)
             let score = interval.utilization + 0.5 * pressure + blocked - interval.outputBlockedFraction
+            let backedUp = blocked >= 0.5 && interval.outputBlockedFraction < blocked / 2
             evidence.append(StageEvidence(
                 stage: topology.stages[i], interval: interval, inputPressure: pressure,
                 upstreamBlocked: blocked, blockedPredecessor: blockedBy,
-                saturated: interval.utilization >= criteria.saturation, score: score,
+                saturated: interval.utilization >= criteria.saturation || backedUp, score: score,
                 zone: interval.bufferZone(criteria.zones)))
         }
         let best = evidence.filter(\.saturated).max { $0.score < $1.score }
