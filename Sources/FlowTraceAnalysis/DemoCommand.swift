@@ -158,7 +158,7 @@ public enum DemoCommand {
         print("throughput: \(fixed(eventsPerSecond / 1e6, 2)) M events/s, \(formatBytes(Int64(Double(result.traceBytes) / max(run.elapsed / .seconds(1), 1e-9))))/s")
         print("stage utilisation: " + run.stageUtilisation.map { "\($0.stage) \(Int(($0.utilisation * 100).rounded()))%" }.joined(separator: ", "))
         print("watchdog: " + (run.watchdogEvents.isEmpty ? "responsive, no events" : run.watchdogEvents.joined(separator: "; ")))
-        print("bottleneck: \(run.bottleneck ?? "none (the stream was too short to sample)")")
+        print("bottleneck: \(run.bottleneck ?? "none (no stage was saturated or backed up)")")
         if let trace = options.trace { print("trace: \(trace) (open it in ui.perfetto.dev)") }
 
         guard options.sequential else { return 0 }
