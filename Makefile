@@ -1,6 +1,6 @@
 # Flow — the two commands a newcomer needs:
 #   make demo    the main job: a trace analysis on every layer (ARGS="--help" for options)
-#   make test    layering check + the whole test suite
+#   make test    layering check + docs check + the whole test suite
 SHELL := /bin/bash
 SHARED ?= ../shared
 SWIFT ?= swift
@@ -10,7 +10,7 @@ TSAN_FILTER ?= FlowTraceAnalysisTests|FlowAtomicsTests|FlowExecutorTests|FlowWat
 TSAN_SCALE ?= 0.1
 FILTER ?= .*
 
-.PHONY: all build test layers tsan bench bench-median demo clean
+.PHONY: all build test layers docs-check tsan bench bench-median demo clean
 
 all: build
 
@@ -21,12 +21,17 @@ layers:
 	@if [ -x "$(SHARED)/tools/check-layers" ]; then "$(SHARED)/tools/check-layers" .; \
 	else echo "check-layers: $(SHARED)/tools/check-layers not found, skipped"; fi
 
+# Every ```swift block of README.md and docs/*.md must appear, verbatim, in
+# a test (Scripts/check-doc-examples), so that the docs cannot rot.
+docs-check:
+	python3 Scripts/check-doc-examples .
+
 # --no-parallel: the suites run one after another. Many are stress tests that
 # block OS threads on purpose; run side by side on 2 cores they can starve
 # Swift's cooperative pool and push async tests past their time limits when
 # the machine is loaded (seen under artificial load). Serial runs take the
 # same wall time here (about 70 s) and pass under load.
-test: layers
+test: layers docs-check
 	$(SWIFT) test --no-parallel
 
 tsan:

@@ -83,3 +83,20 @@ struct FlowTestSupportTests {
         #expect(StressScale.scaled(1_000_000) >= 1)
     }
 }
+
+@Suite("PrintCapture", .timeLimit(.minutes(1)))
+struct PrintCaptureTests {
+    @Test func localPrintIsCapturedOnEveryThread() {
+        let output = PrintCapture()
+        @Sendable func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
+            output.print(items, separator: separator, terminator: terminator)
+        }
+        print("a", 1, [2, 3])
+        print("b", "c", separator: "-", terminator: "")
+        print("!")
+        let thread = TestThread.spawn { print("from a thread") }
+        thread.join()
+        #expect(output.lines == ["a 1 [2, 3]", "b-c!", "from a thread"])
+        #expect(output.output == "a 1 [2, 3]\nb-c!\nfrom a thread\n")
+    }
+}
