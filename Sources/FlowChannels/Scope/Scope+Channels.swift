@@ -1,3 +1,5 @@
+import Synchronization
+
 extension Scope {
     /// Spawns `count` producers for `channel`. All `count` producer slots
     /// are registered before any child starts, so the channel closes only
@@ -18,11 +20,18 @@ extension Scope {
         precondition(count >= 0, "Scope.spawnProducers needs count >= 0, got \(count)")
         channel.registerProducers(count)
         return (0..<count).map { index in
-            // The slot is adopted here, so it is released when the child's
-            // closure goes away even if the body never runs (cancelled
-            // while waiting for a concurrency slot).
-            let producer = Channel<Element>.Producer(adopting: channel)
-            return spawn { [producer = consume producer] in try await body(index, producer) }
+            // Each child owns one registered slot. Its body adopts it as a
+            // Producer (released when the body returns or throws); a child
+            // whose body never runs (cancelled while waiting for a
+            // concurrency slot) releases it in `onEnd`. Either way the slot
+            // is released before the scope counts the child as ended, so the
+            // channel is closed once the scope has joined its producers.
+            let slot = ProducerSlot()
+            return spawn(onEnd: { if slot.claim() { channel.releaseProducer() } }) {
+                guard slot.claim() else { return }
+                let producer = Channel<Element>.Producer(adopting: channel)
+                try await body(index, producer)
+            }
         }
     }
 
@@ -42,4 +51,17 @@ extension Scope {
             }
         }
     }
+}
+
+/// One registered producer slot of a spawned producer: claimed exactly once,
+/// by the body (which adopts it) or by the end hook (which releases it).
+/// Lock-free: a single `exchange` decides the winner; any thread may call
+/// `claim()`. Ordering: acquiring-and-releasing, so the winner's later
+/// release of the slot happens after everything before the loser's claim;
+/// the slot count itself is kept under the channel's lock.
+final class ProducerSlot: Sendable {
+    private let claimed = Atomic<Bool>(false)
+
+    /// True for the first caller only.
+    func claim() -> Bool { !claimed.exchange(true, ordering: .acquiringAndReleasing) }
 }

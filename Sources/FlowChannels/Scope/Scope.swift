@@ -43,6 +43,17 @@ public final class Scope: Sendable {
         priority: TaskPriority? = nil,
         _ body: sending @escaping @isolated(any) () async throws -> Success
     ) -> JoinHandle<Success> {
+        spawn(priority: priority, onEnd: nil, body)
+    }
+
+    /// `spawn`, with `onEnd` called when the child ends — whether or not its
+    /// body ran — before the scope counts it as ended (so a join that
+    /// returns has seen every `onEnd`).
+    func spawn<Success: Sendable>(
+        priority: TaskPriority? = nil,
+        onEnd: (@Sendable () -> Void)?,
+        _ body: sending @escaping @isolated(any) () async throws -> Success
+    ) -> JoinHandle<Success> {
         let id = state.withLock { $0.childWillStart() }
         let finished = FinishFlag()
         let limiter = self.limiter
@@ -53,10 +64,12 @@ public final class Scope: Sendable {
                 // A child cancelled before its body started never runs it.
                 try Task.checkCancellation()
                 let value = try await body()
+                onEnd?()
                 finished.set()
                 childDidEnd(id, error: nil)
                 return value
             } catch {
+                onEnd?()
                 finished.set()
                 childDidEnd(id, error: error)
                 throw error
