@@ -12,12 +12,16 @@ final class PipelineRuns: Sendable {
         var deadline: WatchToken?
         /// Set by the handler when the deadline passed.
         var timedOut = false
+        /// The run's live view, when progress is tracked.
+        let monitor: GraphMonitor?
     }
 
     struct State {
         var active: [UInt64: Active] = [:]
         var next: UInt64 = 0
         var lastReport: PipelineReport?
+        /// The monitor of the last run that ended after it started.
+        var lastMonitor: GraphMonitor?
     }
 
     // protected by its own lock; never held while a run is cancelled
@@ -26,10 +30,10 @@ final class PipelineRuns: Sendable {
     let activeCount = Atomic<Int>(0)
 
     /// Registers a run and returns its key.
-    func begin(cancel: @escaping @Sendable () -> Void) -> UInt64 {
+    func begin(monitor: GraphMonitor? = nil, cancel: @escaping @Sendable () -> Void) -> UInt64 {
         let key = state.withLock { s -> UInt64 in
             s.next += 1
-            s.active[s.next] = Active(cancel: cancel)
+            s.active[s.next] = Active(cancel: cancel, monitor: monitor)
             return s.next
         }
         activeCount.wrappingAdd(1, ordering: .relaxed)
@@ -43,10 +47,22 @@ final class PipelineRuns: Sendable {
 
     /// Unregisters run `key`; returns whether its global deadline passed.
     func end(_ key: UInt64) -> Bool {
-        let run = state.withLock { $0.active.removeValue(forKey: key) }
+        let run = state.withLock { s -> Active? in
+            let run = s.active.removeValue(forKey: key)
+            if let monitor = run?.monitor, monitor.isFinished { s.lastMonitor = monitor }
+            return run
+        }
         activeCount.wrappingSubtract(1, ordering: .relaxed)
         _ = run?.deadline?.finish()
         return run?.timedOut ?? false
+    }
+
+    /// The monitor of the latest run in flight that has one, else of the
+    /// last run that ended (nil if none).
+    func currentMonitor() -> GraphMonitor? {
+        state.withLock { s in
+            s.active.filter { $0.value.monitor != nil }.max { $0.key < $1.key }?.value.monitor ?? s.lastMonitor
+        }
     }
 
     /// The watchdog's handler: a run's deadline token timed out → that run
