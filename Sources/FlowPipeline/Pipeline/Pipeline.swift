@@ -122,6 +122,7 @@ public final class Pipeline: Sendable {
         let tracing = config.trace != nil
         let timings = config.timings || config.taskTimeout != nil || tracing
         let monitor = config.progress.tracks ? GraphMonitor(plan: plan) : nil
+        let key = runs.begin(monitor: monitor)
         let task = Task(executorPreference: executor) { () -> RunOutcome in
             let before = tracing ? monotonicNanoseconds() : 0
             let result: Result<GraphRun, any Error>
@@ -133,7 +134,7 @@ public final class Pipeline: Sendable {
             }
             return RunOutcome(result: result, before: before, after: tracing ? monotonicNanoseconds() : 0)
         }
-        let key = runs.begin(monitor: monitor) { task.cancel() }
+        runs.setCancel({ task.cancel() }, for: key)
         let reporter = monitor.flatMap(startReporting)
         if let globalTimeout = config.globalTimeout, let watchdog,
            let token = try? watchdog.watch(name: "pipeline '\(config.name)' run", timeout: globalTimeout) {

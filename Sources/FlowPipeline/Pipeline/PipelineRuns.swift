@@ -6,8 +6,8 @@ import Synchronization
 final class PipelineRuns: Sendable {
     /// One run in flight.
     struct Active {
-        /// Cancels the task running the graph.
-        let cancel: @Sendable () -> Void
+        /// Cancels the task running the graph (set once it exists).
+        var cancel: (@Sendable () -> Void)?
         /// The watch token of the run's global deadline.
         var deadline: WatchToken?
         /// Set by the handler when the deadline passed.
@@ -29,15 +29,22 @@ final class PipelineRuns: Sendable {
     /// `state.active.count`, readable without the lock by the stall probe.
     let activeCount = Atomic<Int>(0)
 
-    /// Registers a run and returns its key.
-    func begin(monitor: GraphMonitor? = nil, cancel: @escaping @Sendable () -> Void) -> UInt64 {
+    /// Registers a run and returns its key; `setCancel` follows once the
+    /// task running it exists (registering first makes its monitor visible
+    /// to `Pipeline.progress()` before any of its tasks runs).
+    func begin(monitor: GraphMonitor? = nil) -> UInt64 {
         let key = state.withLock { s -> UInt64 in
             s.next += 1
-            s.active[s.next] = Active(cancel: cancel, monitor: monitor)
+            s.active[s.next] = Active(cancel: nil, monitor: monitor)
             return s.next
         }
         activeCount.wrappingAdd(1, ordering: .relaxed)
         return key
+    }
+
+    /// Attaches what cancels run `key`.
+    func setCancel(_ cancel: @escaping @Sendable () -> Void, for key: UInt64) {
+        state.withLock { $0.active[key]?.cancel = cancel }
     }
 
     /// Attaches the deadline token of run `key`.
@@ -73,7 +80,7 @@ final class PipelineRuns: Sendable {
         let cancel = state.withLock { s -> (@Sendable () -> Void)? in
             guard let key = s.active.first(where: { $0.value.deadline?.id == id })?.key else { return nil }
             s.active[key]?.timedOut = true
-            return s.active[key]?.cancel
+            return s.active[key]?.cancel ?? nil
         }
         cancel?()
     }
