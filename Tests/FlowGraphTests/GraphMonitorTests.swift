@@ -141,6 +141,26 @@ struct GraphMonitorTests {
         await executor.shutdown()
     }
 
+    /// The example of docs/Graphs.md, "Watching a run", verbatim.
+    @Test func docsExample() async throws {
+        let executor = try Executor(workers: 2, name: "docs-mon")
+        let graph = TaskGraph("watched")
+        let parts = graph.parallel(18, name: "part") { $0 * 2 }
+        _ = graph.fanIn(parts, name: "sum") { $0.reduce(0, +) }
+        _ = graph.task("alone") { 1 }
+
+        let plan = try graph.freeze()
+        let monitor = GraphMonitor(plan: plan)                 // one per run
+        let running = Task { try await plan.run(on: executor, monitor: monitor) }
+        print(monitor.counts())        // e.g. 3 waiting, 1 ready, 2 running, 14 succeeded, 0 failed, 0 skipped, 0 cancelled
+        _ = try await running.value
+        print(monitor.counts())        // 0 waiting, 0 ready, 0 running, 20 succeeded, 0 failed, 0 skipped, 0 cancelled
+
+        #expect(monitor.counts().description
+                == "0 waiting, 0 ready, 0 running, 20 succeeded, 0 failed, 0 skipped, 0 cancelled")
+        await executor.shutdown()
+    }
+
     @Test func countsAddUpUnderLoad() throws {
         let executor = try Executor(workers: 2, name: "g-mon-load")
         let graph = TaskGraph("layers")

@@ -236,6 +236,39 @@ struct PipelineProgressTests {
         #expect(pipeline.progress()?.completed == 4)
     }
 
+    /// The example of docs/Pipeline.md, "Progress", verbatim.
+    @Test func docsExample() async throws {
+        let pipeline = try Pipeline(PipelineConfig()
+            .name("scan")
+            .computeThreads(2)
+            .progress(.every(.milliseconds(100)) { progress in
+                print(progress.bar(width: 72))
+            }))
+        let chunks = pipeline.progressCounter("chunks")
+
+        let graph = TaskGraph("scan")
+        let sizes = graph.parallel(8, name: "list") { i in 64 * (i + 1) }
+        let longest = graph.fanIn(sizes, name: "longest") { $0.max()! }
+        let scan = graph.task("scan", after: longest) { (size: Int) async throws -> Int in
+            chunks.addTotal(size)
+            var sum = 0
+            for chunk in 0..<size {
+                sum += chunk
+                chunks.advance()
+            }
+            return sum
+        }
+
+        let run = try await pipeline.run(graph)
+        print(run[scan]!)                              // 130816
+        print(pipeline.progress()!)                    // 10/10 tasks done (0 failed, 0 skipped), 0 running, 0 queued, chunks 512/512
+        pipeline.shutdown()
+
+        #expect(run[scan] == 130_816)
+        #expect(pipeline.progress()?.description
+                == "10/10 tasks done (0 failed, 0 skipped), 0 running, 0 queued, chunks 512/512")
+    }
+
     @Test func configRoundTripsAndRejectsABadInterval() throws {
         let handler = ProgressReporting.every(.milliseconds(250)) { _ in }
         let config = PipelineConfig().progress(handler)
