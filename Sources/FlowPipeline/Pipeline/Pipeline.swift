@@ -33,6 +33,12 @@ import Dispatch
 /// - When no unit of work finishes for `idleTimeout` while a run is in
 ///   flight, the watchdog reports a stall and `isResponsive` is false until
 ///   work moves again.
+///
+/// Progress: with `config.progress` other than `.off`, each run gets a
+/// `GraphMonitor`; `progress()` reads it (counts that add up at every
+/// sample, per worker, per task, `progressCounter` units), and a callback
+/// or the terminal bar is fed from a task that sleeps between reports and
+/// ends with the run.
 public final class Pipeline: Sendable {
     /// The configuration the pipeline was built with.
     public let config: PipelineConfig
