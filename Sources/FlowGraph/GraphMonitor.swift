@@ -45,8 +45,8 @@ import Synchronization
 /// _ = try await run.value
 /// ```
 ///
-/// Cost: a monitored run reads the clock twice per node and stores three
-/// words per node; a run without a monitor pays nothing for it.
+/// Cost: a monitored run reads the clock twice per node and makes four
+/// stores to the node's own three words; a run without a monitor pays nothing for it.
 public final class GraphMonitor: @unchecked Sendable {  // words are atomics, allocated in init and freed in deinit
     /// What a node is doing, as a monitor sees it.
     public enum Phase: UInt8, Sendable, Equatable, CustomStringConvertible {

@@ -128,7 +128,10 @@ public final class Pipeline: Sendable {
         let tracing = config.trace != nil
         let timings = config.timings || config.taskTimeout != nil || tracing
         let monitor = config.progress.tracks ? GraphMonitor(plan: plan) : nil
-        let key = runs.begin(monitor: monitor)
+        // A tracked run is registered before its task exists, so that
+        // `progress()` sees it before any of its tasks runs; an untracked
+        // one once its task exists (one locked section, as before progress).
+        let tracked = monitor.map { runs.begin(monitor: $0, cancel: nil) }
         let task = Task(executorPreference: executor) { () -> RunOutcome in
             let before = tracing ? monotonicNanoseconds() : 0
             let result: Result<GraphRun, any Error>
@@ -140,7 +143,13 @@ public final class Pipeline: Sendable {
             }
             return RunOutcome(result: result, before: before, after: tracing ? monotonicNanoseconds() : 0)
         }
-        runs.setCancel({ task.cancel() }, for: key)
+        let key: UInt64
+        if let tracked {
+            key = tracked
+            runs.setCancel({ task.cancel() }, for: key)
+        } else {
+            key = runs.begin(monitor: nil) { task.cancel() }
+        }
         let reporter = monitor.flatMap(startReporting)
         if let globalTimeout = config.globalTimeout, let watchdog,
            let token = try? watchdog.watch(name: "pipeline '\(config.name)' run", timeout: globalTimeout) {

@@ -29,13 +29,14 @@ final class PipelineRuns: Sendable {
     /// `state.active.count`, readable without the lock by the stall probe.
     let activeCount = Atomic<Int>(0)
 
-    /// Registers a run and returns its key; `setCancel` follows once the
-    /// task running it exists (registering first makes its monitor visible
-    /// to `Pipeline.progress()` before any of its tasks runs).
-    func begin(monitor: GraphMonitor? = nil) -> UInt64 {
+    /// Registers a run and returns its key. A tracked run registers before
+    /// the task running it exists (so its monitor is visible to
+    /// `Pipeline.progress()` before any of its tasks runs), with a nil
+    /// `cancel` that `setCancel` fills in.
+    func begin(monitor: GraphMonitor?, cancel: (@Sendable () -> Void)?) -> UInt64 {
         let key = state.withLock { s -> UInt64 in
             s.next += 1
-            s.active[s.next] = Active(cancel: nil, monitor: monitor)
+            s.active[s.next] = Active(cancel: cancel, monitor: monitor)
             return s.next
         }
         activeCount.wrappingAdd(1, ordering: .relaxed)

@@ -11,7 +11,7 @@ import Synchronization
 /// (`PipelineConfig.progress`).
 ///
 /// Anything but `.off` gives each run a `GraphMonitor` (two clock reads and
-/// three stores per task) so that `Pipeline.progress()` can answer; `.off`
+/// four stores per task) so that `Pipeline.progress()` can answer; `.off`
 /// costs nothing.
 public enum ProgressReporting: Sendable, Equatable, CustomStringConvertible {
     /// No tracking: `Pipeline.progress()` returns nil. The default.
