@@ -60,6 +60,11 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
     let executor: Executor
     let failFast: Bool
     let recordsTimings: Bool
+    /// A live view of the run, or nil. Written only where a node's clock is
+    /// read anyway (`clocksNodes`) and on cold paths: nil costs nothing more.
+    let monitor: GraphMonitor?
+    /// `recordsTimings || monitor != nil`: every node reads the clock.
+    let clocksNodes: Bool
     let n: Int
     let info: [NodeInfo]
     let succStart: [Int32]
@@ -88,11 +93,15 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
         case parker(Parker)
     }
 
-    init(plan: GraphPlan, executor: Executor, errorPolicy: ErrorPolicy, recordsTimings: Bool) {
+    init(plan: GraphPlan, executor: Executor, errorPolicy: ErrorPolicy, recordsTimings: Bool,
+         monitor: GraphMonitor? = nil) {
         self.plan = plan
         self.executor = executor
         failFast = errorPolicy == .failFast
         self.recordsTimings = recordsTimings
+        monitor?.attach(to: plan)
+        self.monitor = monitor
+        clocksNodes = recordsTimings || monitor != nil
         n = plan.nodeCount
         info = plan.info
         succStart = plan.succStart
@@ -127,7 +136,9 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
 
     /// Submits the job that spreads the roots. The waiter is set first.
     func start() {
-        startNanos.store(GraphExecution.now(), ordering: .relaxed)
+        let t = GraphExecution.now()
+        startNanos.store(t, ordering: .relaxed)
+        monitor?.runStarted(t)
         let count = plan.sinkCount > 0 ? plan.roots.count : 0
         do {
             try executor.submit { self.runRoots(0, count) }
@@ -145,7 +156,9 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
     }
 
     private func finish() {
-        endNanos.store(GraphExecution.now(), ordering: .relaxed)
+        let t = GraphExecution.now()
+        endNanos.store(t, ordering: .relaxed)
+        monitor?.runFinished(t)
         let waiter = waiter.withLock { w -> Waiter? in
             defer { w = nil }
             return w
@@ -306,8 +319,12 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
     private func execute(_ i: Int, poisoned: Bool) -> Bool {
         if poisoned || cancelled.load(ordering: .relaxed) { return skip(i, poisoned: poisoned) }
         guard case .sync(let body) = plan.bodies[i] else { preconditionFailure("FlowGraph: async node run as sync") }
-        let timed = recordsTimings || info[i].flags & NodeInfo.hasTimeout != 0
-        let t0 = timed ? GraphExecution.now() : 0
+        let timed = clocksNodes || info[i].flags & NodeInfo.hasTimeout != 0
+        var t0: UInt64 = 0
+        if timed {
+            t0 = GraphExecution.now()
+            if let monitor { monitor.started(i, at: t0, worker: executor.currentWorkerIndex) }
+        }
         do {
             try body(self)
         } catch {
@@ -323,6 +340,7 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
                 fail(i, FlowError.timedOut(what: "node '\(plan.displayName(i))'", after: limit))
                 return true
             }
+            monitor?.finished(i, .succeeded, at: t1)
         }
         setState(i, .succeeded)
         return false
@@ -332,6 +350,7 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
     /// releases its inputs. Returns true: its successors are poisoned.
     private func skip(_ i: Int, poisoned: Bool) -> Bool {
         setState(i, poisoned ? .skipped : .cancelled)
+        monitor?.finished(i, poisoned ? .skipped : .cancelled, at: GraphExecution.now())
         for k in plan.predRange(i) { dropReader(Int(plan.preds[k])) }
         return true
     }
@@ -361,6 +380,7 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
         if cancelled.load(ordering: .relaxed) { return skip(i, poisoned: false) }
         guard case .async(let body) = plan.bodies[i] else { preconditionFailure("FlowGraph: sync node run as async") }
         let t0 = GraphExecution.now()
+        monitor?.started(i, at: t0, worker: nil)  // it may resume on any worker
         do {
             if let timeout {
                 try await withThrowingTaskGroup(of: Bool.self) { group in
@@ -374,16 +394,18 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
                 try await body(self)
             }
         } catch {
-            record(i, t0)
+            let t1 = record(i, t0)
             destroyValue(i)
             if error is CancellationError && cancelledByCaller.load(ordering: .relaxed) {
                 setState(i, .cancelled)
+                monitor?.finished(i, .cancelled, at: t1)
             } else {
                 fail(i, error)
             }
             return true
         }
-        record(i, t0)
+        let t1 = record(i, t0)
+        monitor?.finished(i, .succeeded, at: t1)
         setState(i, .succeeded)
         return false
     }
@@ -395,6 +417,7 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
 
     private func fail(_ i: Int, _ error: any Error) {
         setState(i, .failed)
+        monitor?.finished(i, .failed, at: GraphExecution.now())
         let failure = NodeFailure(node: plan.displayName(i), index: i, error: error)
         failures.withLock { $0.append(failure) }
         if failFast { cancelled.store(true, ordering: .relaxed) }

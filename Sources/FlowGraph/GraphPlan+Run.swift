@@ -6,18 +6,22 @@ extension GraphPlan {
     ///   - recordsTimings: records each node's start and end (two clock
     ///     reads per node), for `GraphRun.duration(of:)`, `nodes`, the
     ///     timed critical path and rendered durations. Off by default.
+    ///   - monitor: a live view of this run (`GraphMonitor(plan: self)`,
+    ///     one per run), readable from any thread while it goes on. Nil
+    ///     (default): the run pays nothing for monitoring.
     /// - Throws: `GraphError` when a node failed (partial results in its
     ///   `run`); `CancellationError` when the calling task was cancelled
     ///   (nodes not started by then do not run; running async bodies are
     ///   cancelled); `FlowError` for an affinity outside the executor or an
     ///   executor that is shut down.
     public func run(
-        on executor: Executor, errorPolicy: ErrorPolicy = .failFast, recordsTimings: Bool = false
+        on executor: Executor, errorPolicy: ErrorPolicy = .failFast, recordsTimings: Bool = false,
+        monitor: GraphMonitor? = nil
     ) async throws -> GraphRun {
         try check(for: executor)
         try Task.checkCancellation()
         let execution = GraphExecution(plan: self, executor: executor, errorPolicy: errorPolicy,
-                                       recordsTimings: recordsTimings)
+                                       recordsTimings: recordsTimings, monitor: monitor)
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 execution.waiter.withLock { $0 = .continuation(continuation) }
@@ -31,15 +35,17 @@ extension GraphPlan {
 
     /// Runs the graph, blocking the calling thread until it finished. For
     /// threads outside the executor; a worker of `executor` must not wait
-    /// for its own pool (use `run(on:)` from a task instead).
+    /// for its own pool (use `run(on:)` from a task instead). `monitor`: as
+    /// for `run(on:errorPolicy:recordsTimings:monitor:)`.
     public func runBlocking(
-        on executor: Executor, errorPolicy: ErrorPolicy = .failFast, recordsTimings: Bool = false
+        on executor: Executor, errorPolicy: ErrorPolicy = .failFast, recordsTimings: Bool = false,
+        monitor: GraphMonitor? = nil
     ) throws -> GraphRun {
         precondition(!executor.isCurrentThreadWorker,
                      "GraphPlan.runBlocking(on:) called on a worker of executor '\(executor.name)': it would wait for its own pool; use `await run(on:)`")
         try check(for: executor)
         let execution = GraphExecution(plan: self, executor: executor, errorPolicy: errorPolicy,
-                                       recordsTimings: recordsTimings)
+                                       recordsTimings: recordsTimings, monitor: monitor)
         let parker = Parker()
         execution.waiter.withLock { $0 = .parker(parker) }
         execution.start()

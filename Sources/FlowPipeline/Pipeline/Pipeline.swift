@@ -33,6 +33,12 @@ import Dispatch
 /// - When no unit of work finishes for `idleTimeout` while a run is in
 ///   flight, the watchdog reports a stall and `isResponsive` is false until
 ///   work moves again.
+///
+/// Progress: with `config.progress` other than `.off`, each run gets a
+/// `GraphMonitor`; `progress()` reads it (counts that add up at every
+/// sample, per worker, per task, `progressCounter` units), and a callback
+/// or the terminal bar is fed from a task that sleeps between reports and
+/// ends with the run.
 public final class Pipeline: Sendable {
     /// The configuration the pipeline was built with.
     public let config: PipelineConfig
@@ -46,6 +52,8 @@ public final class Pipeline: Sendable {
 
     private let runs: PipelineRuns
     private let computeObserver: WorkObserver?
+    private let counters = Locked<[ProgressCounter]>([])
+    private let terminal = TerminalProgress.standardError
 
     /// Validates `config` and starts the executors and the watchdog.
     ///
@@ -119,17 +127,30 @@ public final class Pipeline: Sendable {
         let policy = config.errorPolicy
         let tracing = config.trace != nil
         let timings = config.timings || config.taskTimeout != nil || tracing
+        let monitor = config.progress.tracks ? GraphMonitor(plan: plan) : nil
+        // A tracked run is registered before its task exists, so that
+        // `progress()` sees it before any of its tasks runs; an untracked
+        // one once its task exists (one locked section, as before progress).
+        let tracked = monitor.map { runs.begin(monitor: $0, cancel: nil) }
         let task = Task(executorPreference: executor) { () -> RunOutcome in
             let before = tracing ? monotonicNanoseconds() : 0
             let result: Result<GraphRun, any Error>
             do {
-                result = .success(try await plan.run(on: executor, errorPolicy: policy, recordsTimings: timings))
+                result = .success(try await plan.run(on: executor, errorPolicy: policy, recordsTimings: timings,
+                                                     monitor: monitor))
             } catch {
                 result = .failure(error)
             }
             return RunOutcome(result: result, before: before, after: tracing ? monotonicNanoseconds() : 0)
         }
-        let key = runs.begin { task.cancel() }
+        let key: UInt64
+        if let tracked {
+            key = tracked
+            runs.setCancel({ task.cancel() }, for: key)
+        } else {
+            key = runs.begin(monitor: nil) { task.cancel() }
+        }
+        let reporter = monitor.flatMap(startReporting)
         if let globalTimeout = config.globalTimeout, let watchdog,
            let token = try? watchdog.watch(name: "pipeline '\(config.name)' run", timeout: globalTimeout) {
             runs.setDeadline(token, for: key)
@@ -140,7 +161,9 @@ public final class Pipeline: Sendable {
             task.cancel()
         }
         let globalTimedOut = runs.end(key)
-        return try conclude(plan, outcome, globalTimedOut: globalTimedOut)
+        let result = Result { try conclude(plan, outcome, globalTimedOut: globalTimedOut) }
+        if let monitor { await finishReporting(reporter, monitor) }
+        return try result.get()
     }
 
     /// What the task running a graph hands back: the outcome, and the
@@ -208,6 +231,86 @@ public final class Pipeline: Sendable {
             throw FlowError.timedOut(what: (slow.count == 1 ? "task " : "tasks ") + names, after: limit)
         }
         return try result.get()
+    }
+
+    // MARK: - Progress
+
+    /// The progress of the latest run in flight; when none is, the final
+    /// progress of the last run (which matches `report()`). Nil when
+    /// `config.progress` is `.off`, before the first run, and after a run
+    /// that did not start (refused, or cancelled before it began).
+    ///
+    /// Counts add up at every sample: `completed + running + queued +
+    /// failed + skipped == total` (see `PipelineProgress`). Cost: one pass
+    /// over the run's tasks and edges, and an executor snapshot.
+    public func progress() -> PipelineProgress? {
+        runs.currentMonitor().map(progress(of:))
+    }
+
+    /// A counter of units of work (chunks, rows, files) that a long task
+    /// advances, shown in `progress().units` and on the terminal bar.
+    /// The same label gives the same counter; counters live as long as the
+    /// pipeline and accumulate over its runs (see `ProgressCounter`).
+    public func progressCounter(_ label: String) -> ProgressCounter {
+        counters.withLock { list in
+            if let existing = list.first(where: { $0.label == label }) { return existing }
+            let counter = ProgressCounter(label: label)
+            list.append(counter)
+            return counter
+        }
+    }
+
+    private func progress(of monitor: GraphMonitor) -> PipelineProgress {
+        let snapshot = monitor.snapshot()
+        var current: [Int: String] = [:]
+        for task in snapshot.nodes where task.phase == .running {
+            if let worker = task.worker { current[worker] = task.name }
+        }
+        let workers = computeExecutor.snapshot().workers.map { worker in
+            PipelineProgress.WorkerProgress(worker: worker,
+                                            currentTask: current[worker.index] ?? (worker.isIdle ? nil : worker.currentTaskName))
+        }
+        let units = counters.withLock { $0 }.map(\.units)
+        return PipelineProgress(pipeline: config.name, graph: monitor.plan.name, counts: snapshot.counts,
+                                elapsed: snapshot.elapsed, isFinished: snapshot.isFinished, workers: workers,
+                                tasks: snapshot.nodes, units: units)
+    }
+
+    /// Starts the task that reports a run's progress every interval (nil
+    /// when nothing is reported, or for `.terminal` when standard error is
+    /// not a terminal). It sleeps between reports (no thread spins) and
+    /// ends when cancelled.
+    private func startReporting(_ monitor: GraphMonitor) -> Task<Void, Never>? {
+        guard let interval = config.progress.interval else { return nil }
+        let report: @Sendable (PipelineProgress) -> Void
+        switch config.progress {
+        case .callback(_, let handler): report = handler.body
+        case .terminal:
+            guard terminal.isTerminal else { return nil }
+            let terminal = terminal
+            report = { terminal.draw($0, final: false) }
+        case .off, .polled: return nil
+        }
+        return Task.detached { [self] in
+            while true {
+                do { try await Task.sleep(for: interval) } catch { return }
+                report(progress(of: monitor))
+            }
+        }
+    }
+
+    /// Stops the reporting task (and waits for a report under way), then
+    /// reports the final progress once: the callback's last call, or the
+    /// bar's last line with a newline.
+    private func finishReporting(_ reporter: Task<Void, Never>?, _ monitor: GraphMonitor) async {
+        reporter?.cancel()
+        await reporter?.value
+        guard monitor.isFinished else { return }
+        switch config.progress {
+        case .callback(_, let handler): handler.body(progress(of: monitor))
+        case .terminal: terminal.draw(progress(of: monitor), final: true)
+        case .off, .polled: break
+        }
     }
 
     // MARK: - Observing

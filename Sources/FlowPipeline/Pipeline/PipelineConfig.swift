@@ -50,6 +50,12 @@ public struct PipelineConfig: Sendable, Equatable {
     /// (default): no trace. Turns timings on. The file is created when the
     /// pipeline is built, and rewritten after every run.
     public var trace: String?
+    /// How runs' progress is tracked and reported: `.off` (default:
+    /// `Pipeline.progress()` is nil and runs pay nothing), `.polled`,
+    /// `.every(interval) { progress in … }` (a callback), or `.terminal` (a
+    /// bar on standard error when it is a terminal). The interval of a
+    /// callback must be positive.
+    public var progress: ProgressReporting = .off
 
     /// The default configuration.
     public init() {}
@@ -76,6 +82,8 @@ public struct PipelineConfig: Sendable, Equatable {
     public func timings(_ value: Bool) -> PipelineConfig { with { $0.timings = value } }
     /// Returns a copy writing a trace to `path` (nil: no trace).
     public func trace(_ path: String?) -> PipelineConfig { with { $0.trace = path } }
+    /// Returns a copy with `progress` set.
+    public func progress(_ value: ProgressReporting) -> PipelineConfig { with { $0.progress = value } }
 
     /// Throws `FlowError.invalidArgument` naming the first invalid field and its value.
     public func validate() throws(FlowError) {
@@ -93,6 +101,9 @@ public struct PipelineConfig: Sendable, Equatable {
             throw .invalid("deadlockTimeout", deadlockTimeout, "must be at least idleTimeout (\(idleTimeout))")
         }
         if let trace, trace.isEmpty { throw .invalid("trace", "\"\"", "must be a file path") }
+        if case .callback(let every, _) = progress, every <= .zero {
+            throw .invalid("progress", every, "interval must be positive")
+        }
     }
 
     private func with(_ change: (inout PipelineConfig) -> Void) -> PipelineConfig {
