@@ -61,6 +61,7 @@ public func analyseInParallel(files: [String], settings: AnalysisSettings = Anal
         .watchdog(true)
         .globalTimeout(.seconds(3600))
         .timings(true)
+        .progress(settings.progressBar ? .terminal : .off)
     if let path = settings.tracePath { config = config.trace(path) }
     let pipeline = try Pipeline(config)
     defer { pipeline.shutdown() }
@@ -121,6 +122,8 @@ func streamChunks(_ manifest: ChunkManifest, pipeline: Pipeline, settings: Analy
     let io = pipeline.ioExecutor ?? compute
     let handles = manifest.files.map(\.handle)
     let chunks = manifest.chunks
+    let progress = pipeline.progressCounter("chunks")
+    progress.addTotal(chunks.count)
     let clock = ContinuousClock()
     let streamStart = clock.now
 
@@ -164,6 +167,7 @@ func streamChunks(_ manifest: ChunkManifest, pipeline: Pipeline, settings: Analy
     }
     var firstError: (any Error)?
     for await result in merge.results {
+        progress.advance()
         if case let .failure(error) = result, firstError == nil {
             firstError = error
             read.cancel()
