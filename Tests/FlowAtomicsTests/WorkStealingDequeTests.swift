@@ -147,7 +147,7 @@ struct WorkStealingDequeTests {
 
 /// Moves a non-Sendable or noncopyable test value into `@Sendable` closures;
 /// the test's protocol decides which thread uses it.
-final class UncheckedBox<T: ~Copyable>: @unchecked Sendable {
+final class UncheckedBox<T: ~Copyable>: @unchecked Sendable { // each test uses the value from the one thread its protocol assigns
     // Safe: each test uses the boxed value from the one thread its protocol
     // assigns (the deque owner), or only through thread-safe operations.
     let value: T

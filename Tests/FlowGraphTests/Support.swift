@@ -5,7 +5,7 @@ import Synchronization
 /// Per-node counters the bodies of a test graph write: how often each node
 /// ran and whether it finished, so a test can check "exactly once, after
 /// its predecessors".
-final class Probe: @unchecked Sendable {
+final class Probe: @unchecked Sendable { // atomics only, allocated in init, freed in deinit
     // Safe to share: the buffers hold atomics only, allocated in init and
     // freed in deinit.
     let count: Int

@@ -15,7 +15,7 @@ import Synchronization
 /// for _ in 0..<4 { TestThread.spawn { work(); done.countDown() } }
 /// #expect(done.wait(timeout: .seconds(10)))
 /// ```
-public final class Latch: @unchecked Sendable {
+public final class Latch: @unchecked Sendable { // atomic count; pthread state used only under its mutex
     // Safe: `remaining` is atomic; a waiter checks it under `mutex`, and the
     // count-down that reaches zero takes `mutex` before broadcasting, so a
     // waiter either sees zero or is woken. The pthread objects live at

@@ -82,7 +82,7 @@ struct RealClockTests {
     }
 
     @Test func stopFromTheHandlerDoesNotDeadlock() throws {
-        final class Box: @unchecked Sendable {
+        final class Box: @unchecked Sendable { // written once before the watchdog can fire, then only read
             // Safe: written once before the watchdog can fire, then only read.
             weak var watchdog: Watchdog?
         }
