@@ -16,7 +16,7 @@ public enum DemoCommand {
         public var chunkSize = 1 << 20
         public var trace: String?
         public var sequential = false
-        public var reportMilliseconds = 500
+        public var reportMilliseconds = 250
         public var keep = false
         public var help = false
         public init() {}
@@ -42,7 +42,7 @@ public enum DemoCommand {
           --trace FILE         write the run's Chrome trace (open it in ui.perfetto.dev)
           --sequential         also run a plain single-threaded loop in the same
                                process: compare results and time (speedup)
-          --report-interval MS live constraint report every MS ms (default 500, 0: off)
+          --report-interval MS live constraint report every MS ms (default 250, 0: off)
           --keep               keep the generated corpus
           --help               show this and exit
 

@@ -9,7 +9,7 @@ public struct AnalysisSettings: Sendable {
     /// Write the run's Chrome trace here.
     public var tracePath: String?
     /// Interval of the live constraint report (nil: no live report).
-    public var reportInterval: Duration? = .milliseconds(500)
+    public var reportInterval: Duration? = .milliseconds(250)
     /// Receives each live report line (and the final summary lines).
     public var reportHandler: (@Sendable (String) -> Void)?
     /// Draw the pipeline's progress bar on stderr when it is a terminal.
