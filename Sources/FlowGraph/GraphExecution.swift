@@ -63,6 +63,8 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
     /// A live view of the run, or nil. Written only where a node's clock is
     /// read anyway (`clocksNodes`) and on cold paths: nil costs nothing more.
     let monitor: GraphMonitor?
+    /// Deadline of `async` nodes that have no `NodeOptions.timeout` of their own.
+    let asyncTimeout: Duration?
     /// `recordsTimings || monitor != nil`: every node reads the clock.
     let clocksNodes: Bool
     let n: Int
@@ -94,8 +96,9 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
     }
 
     init(plan: GraphPlan, executor: Executor, errorPolicy: ErrorPolicy, recordsTimings: Bool,
-         monitor: GraphMonitor? = nil) {
+         monitor: GraphMonitor? = nil, asyncTimeout: Duration? = nil) {
         self.plan = plan
+        self.asyncTimeout = asyncTimeout
         self.executor = executor
         failFast = errorPolicy == .failFast
         self.recordsTimings = recordsTimings
@@ -365,7 +368,7 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
         default: nil
         }
         let task = Task(executorPreference: executor, priority: priority) {
-            let poison = await self.executeAsync(Int(node), timeout: options?.timeout)
+            let poison = await self.executeAsync(Int(node), timeout: options?.timeout ?? self.asyncTimeout)
             var sinks = 0
             if let next = self.advance(node, poison: poison, sinks: &sinks) {
                 self.runChain(next.node, poisoned: next.poisoned, sinks: &sinks)

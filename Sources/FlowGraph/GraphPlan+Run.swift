@@ -9,6 +9,9 @@ extension GraphPlan {
     ///   - monitor: a live view of this run (`GraphMonitor(plan: self)`,
     ///     one per run), readable from any thread while it goes on. Nil
     ///     (default): the run pays nothing for monitoring.
+    ///   - asyncTimeout: the deadline of every `async` node that has no
+    ///     `NodeOptions.timeout` of its own: past it the node is cancelled
+    ///     and fails with `FlowError.timedOut` (nil, the default: none).
     /// - Throws: `GraphError` when a node failed (partial results in its
     ///   `run`); `CancellationError` when the calling task was cancelled
     ///   (nodes not started by then do not run; running async bodies are
@@ -16,12 +19,13 @@ extension GraphPlan {
     ///   executor that is shut down.
     public func run(
         on executor: Executor, errorPolicy: ErrorPolicy = .failFast, recordsTimings: Bool = false,
-        monitor: GraphMonitor? = nil
+        monitor: GraphMonitor? = nil, asyncTimeout: Duration? = nil
     ) async throws -> GraphRun {
         try check(for: executor)
         try Task.checkCancellation()
         let execution = GraphExecution(plan: self, executor: executor, errorPolicy: errorPolicy,
-                                       recordsTimings: recordsTimings, monitor: monitor)
+                                       recordsTimings: recordsTimings, monitor: monitor,
+                                       asyncTimeout: asyncTimeout)
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 execution.waiter.withLock { $0 = .continuation(continuation) }
@@ -39,13 +43,14 @@ extension GraphPlan {
     /// for `run(on:errorPolicy:recordsTimings:monitor:)`.
     public func runBlocking(
         on executor: Executor, errorPolicy: ErrorPolicy = .failFast, recordsTimings: Bool = false,
-        monitor: GraphMonitor? = nil
+        monitor: GraphMonitor? = nil, asyncTimeout: Duration? = nil
     ) throws -> GraphRun {
         precondition(!executor.isCurrentThreadWorker,
                      "GraphPlan.runBlocking(on:) called on a worker of executor '\(executor.name)': it would wait for its own pool; use `await run(on:)`")
         try check(for: executor)
         let execution = GraphExecution(plan: self, executor: executor, errorPolicy: errorPolicy,
-                                       recordsTimings: recordsTimings, monitor: monitor)
+                                       recordsTimings: recordsTimings, monitor: monitor,
+                                       asyncTimeout: asyncTimeout)
         let parker = Parker()
         execution.waiter.withLock { $0 = .parker(parker) }
         execution.start()

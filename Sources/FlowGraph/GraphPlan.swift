@@ -92,6 +92,11 @@ public final class GraphPlan: Sendable {
             : nil
     }
 
+    /// The options node `index` was added with (`NodeOptions()` when none).
+    public func options(ofNodeAt index: Int) -> NodeOptions {
+        options[Int32(index)] ?? NodeOptions()
+    }
+
     /// The name node `index` is shown with.
     func displayName(_ index: Int) -> String {
         NodeName.display(names[index], index: index, groups: groupNames)

@@ -96,6 +96,42 @@ struct PipelineTests {
         #expect(pipeline.report()?.timedOut == ["slow"])
     }
 
+    @Test func aStuckAsyncTaskIsCancelledAtTheTaskTimeout() async throws {
+        let pipeline = try Pipeline(PipelineConfig().name("stuck").computeThreads(2).taskTimeout(.milliseconds(200)))
+        defer { pipeline.shutdown() }
+        let graph = TaskGraph("stuck")
+        let sawCancellation = Locked(false)
+        let start = graph.task("start") { 1 }
+        let stuck = graph.task("stuck", after: start) { x async throws -> Int in
+            do {
+                try await Task.sleep(for: .seconds(60))     // would hang the run without the timeout
+            } catch {
+                sawCancellation.withLock { $0 = true }
+                throw error
+            }
+            return x
+        }
+        _ = graph.task("after", after: stuck) { $0 + 1 }
+        // Its own NodeOptions.timeout wins over the pipeline's taskTimeout.
+        let patient = graph.task("patient", after: start, options: NodeOptions(timeout: .seconds(30))) { x async throws -> Int in
+            try await Task.sleep(for: .milliseconds(400))
+            return x
+        }
+        let plan = try graph.freeze()
+        let clock = ContinuousClock()
+        let began = clock.now
+        _ = try await withTimeLimit(.seconds(30)) {
+            await #expect(throws: FlowError.timedOut(what: "task 'stuck'", after: .milliseconds(200))) {
+                try await pipeline.run(plan)
+            }
+        }
+        #expect(clock.now - began < .seconds(20), "cancelled at the deadline, not after the 60 s sleep")
+        #expect(sawCancellation.withLock { $0 })
+        #expect(pipeline.report()?.timedOut.contains("stuck") == true)
+        #expect(pipeline.report()?.tasks.first { $0.name == "after" }?.state == .skipped)
+        _ = patient
+    }
+
     @Test func underContinueASlowTaskIsRecorded() async throws {
         let pipeline = try Pipeline(PipelineConfig().computeThreads(2).taskTimeout(.milliseconds(100)).errorPolicy(.continue))
         defer { pipeline.shutdown() }

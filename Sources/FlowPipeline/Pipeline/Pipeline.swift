@@ -25,8 +25,10 @@ import Dispatch
 ///   whose own duration exceeded `taskTimeout` is named: under `.failFast`
 ///   the run throws `FlowError.timedOut(what: "task 'slow'", …)`; under
 ///   `.continue` the run returns and the names are in `report().timedOut`.
-///   An `async` node's awaits are not work on a worker: give it
-///   `NodeOptions(timeout:)`, which the graph enforces by cancelling it.
+///   An `async` node's awaits are not work on a worker, so the graph
+///   enforces `taskTimeout` on it directly (unless it has a
+///   `NodeOptions(timeout:)` of its own): at the deadline it is cancelled
+///   and fails, and the run names it the same way.
 /// - Past `globalTimeout` the run is cancelled (nodes not started do not
 ///   run, running `async` nodes are cancelled) and throws
 ///   `FlowError.timedOut(what: "pipeline '…' running graph '…'", …)`.
@@ -128,6 +130,7 @@ public final class Pipeline: Sendable {
         let tracing = config.trace != nil
         let timings = config.timings || config.taskTimeout != nil || tracing
         let monitor = config.progress.tracks ? GraphMonitor(plan: plan) : nil
+        let asyncTimeout = config.watchdog ? config.taskTimeout : nil
         // A tracked run is registered before its task exists, so that
         // `progress()` sees it before any of its tasks runs; an untracked
         // one once its task exists (one locked section, as before progress).
@@ -137,7 +140,7 @@ public final class Pipeline: Sendable {
             let result: Result<GraphRun, any Error>
             do {
                 result = .success(try await plan.run(on: executor, errorPolicy: policy, recordsTimings: timings,
-                                                     monitor: monitor))
+                                                     monitor: monitor, asyncTimeout: asyncTimeout))
             } catch {
                 result = .failure(error)
             }
@@ -209,7 +212,10 @@ public final class Pipeline: Sendable {
         }
         var slow: [String] = []
         if let graphRun, let limit = config.taskTimeout {
-            slow = graphRun.nodes.filter { ($0.duration ?? .zero) > limit }.map(\.name)
+            // A node with a timeout of its own is governed by it (the graph enforces it).
+            slow = graphRun.nodes.filter { node in
+                plan.options(ofNodeAt: node.index).timeout == nil && (node.duration ?? .zero) > limit
+            }.map(\.name)
         }
         let report = graphRun.map { PipelineReport(pipeline: config.name, run: $0, timedOut: slow) }
         runs.state.withLock { $0.lastReport = report }
@@ -294,7 +300,10 @@ public final class Pipeline: Sendable {
         return Task.detached { [self] in
             while true {
                 do { try await Task.sleep(for: interval) } catch { return }
-                report(progress(of: monitor))
+                // The final progress is reported once, by finishReporting.
+                let now = progress(of: monitor)
+                if now.isFinished { return }
+                report(now)
             }
         }
     }
