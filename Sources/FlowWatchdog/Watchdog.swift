@@ -68,10 +68,7 @@ public final class Watchdog: Sendable {
     /// `timeout` is not positive. After `stop()` the token is inert.
     @inline(__always)
     public func watch(name: String, timeout: Duration) throws(FlowError) -> WatchToken {
-        guard let nanoseconds = timeout.positiveNanoseconds else {
-            throw .invalid("timeout", timeout, "must be positive")
-        }
-        return core.watch(name: name, timeout: nanoseconds)
+        try core.watch(name: name, timeout: timeout)
     }
 
     /// Watches with `configuration.defaultTimeout`. Throws when none is set.

@@ -81,6 +81,16 @@ public struct WatchdogClock: Sendable {
     private func coarseMonotonicNanoseconds() -> UInt64 { monotonicNanoseconds() }
     #endif
 
+    /// True when both read the same clock.
+    @inline(__always)
+    func isSame(as other: WatchdogClock) -> Bool {
+        switch (kind, other.kind) {
+        case (.monotonic, .monotonic): return true
+        case (.manual(let a), .manual(let b)): return a === b
+        default: return false
+        }
+    }
+
     var manualClock: ManualClock? {
         if case .manual(let clock) = kind { return clock }
         return nil

@@ -21,6 +21,8 @@ final class WatchdogCore: Sendable {
     let handler: Watchdog.Handler?
 
     let inbox = WatchInbox()
+    /// `WatchThreadCache.key`, read once (a global's lazy check costs a call).
+    let threadCacheKey = WatchThreadCache.key
     let state = Locked(MonitorState())
     let log: Locked<EventLog>
     let responsive = Atomic<Bool>(true)
@@ -64,14 +66,29 @@ final class WatchdogCore: Sendable {
     // MARK: Hot path
 
     @inline(__always)
-    func watch(name: String, timeout: UInt64) -> WatchToken {
+    func watch(name: String, timeout duration: Duration) throws(FlowError) -> WatchToken {
+        let cache = WatchThreadCache.current(threadCacheKey)
+        guard let timeout = cache.pointee.nanoseconds(of: duration) else {
+            throw .invalid("timeout", duration, "must be positive")
+        }
         if !started.load(ordering: .acquiring) { startMonitor() }
         let shard = inbox.currentShard()
-        let sequence = inbox.claim(shard)
+        let slot = inbox.headPointer(shard)
+        let sequence = cache.pointee.takeID()
         let now = clock.nanoseconds()
-        let token = WatchToken(
-            name: name, id: WatchID(rawValue: sequence << UInt64(WatchInbox.shardBits) | UInt64(shard)),
-            start: now, timeout: timeout, clock: clock, inboxSlot: inbox.headPointer(shard))
+        let token: WatchToken
+        // Taken out of the cache with its retain (no retain/release of our own). When that
+        // retain is the only one, nobody can see the token change (WatchThreadCache); a
+        // token that is shared or does not fit is simply let go.
+        if var cached = cache.pointee.takeToken(), isKnownUniquelyReferenced(&cached),
+           cached.canBeReused(name: name, clock: clock, inboxSlot: slot) {
+            token = cached
+            token.reuse(id: sequence, start: now, timeout: timeout)
+        } else {
+            token = WatchToken(
+                name: name, id: WatchID(rawValue: sequence), start: now, timeout: timeout, clock: clock,
+                inboxSlot: slot)
+        }
         if stopped.load(ordering: .relaxed) { return token }  // inert: nobody watches any more
         inbox.push(token, shard: shard)
         // SC: after the push (Dekker pairing with the monitor's publish-then-recheck).
