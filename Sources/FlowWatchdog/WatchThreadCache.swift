@@ -42,6 +42,8 @@ struct WatchThreadCache {
     var endID: UInt64 = 0
     var lastTimeout: Int128 = 0  // in attoseconds (Duration's == is not inlined)
     var lastTimeoutNanoseconds: UInt64 = 0
+    /// Where `watch` reads the clock into.
+    var scratch = timespec()
 
     static let idBlock: UInt64 = 1024
     private static let idCounter = Atomic<UInt64>(0)

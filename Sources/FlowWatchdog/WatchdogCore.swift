@@ -23,6 +23,8 @@ final class WatchdogCore: Sendable {
     let inbox = WatchInbox()
     /// `WatchThreadCache.key`, read once (a global's lazy check costs a call).
     let threadCacheKey = WatchThreadCache.key
+    /// `WatchdogClock.coarseReader`, read once.
+    let coarseReader = WatchdogClock.coarseReader
     let state = Locked(MonitorState())
     let log: Locked<EventLog>
     let responsive = Atomic<Bool>(true)
@@ -75,7 +77,7 @@ final class WatchdogCore: Sendable {
         let shard = inbox.currentShard()
         let slot = inbox.headPointer(shard)
         let sequence = cache.pointee.takeID()
-        let now = clock.nanoseconds()
+        let now = clock.nanoseconds(reader: coarseReader, scratch: &cache.pointee.scratch)
         let token: WatchToken
         // Taken out of the cache with its retain (no retain/release of our own). When that
         // retain is the only one, nobody can see the token change (WatchThreadCache); a
