@@ -42,6 +42,8 @@ struct WatchThreadCache {
     var endID: UInt64 = 0
     var lastTimeout: Int128 = 0  // in attoseconds (Duration's == is not inlined)
     var lastTimeoutNanoseconds: UInt64 = 0
+    /// Pushes by this thread (for `WatchdogCore.drainEvery`).
+    var pushes: UInt64 = 0
     /// Where `watch` reads the clock into.
     var scratch = timespec()
 
@@ -76,6 +78,13 @@ struct WatchThreadCache {
         lastTimeout = attoseconds
         lastTimeoutNanoseconds = ns
         return ns
+    }
+
+    /// Counts one push; returns the new count.
+    @inline(__always)
+    mutating func countPush() -> UInt64 {
+        pushes &+= 1
+        return pushes
     }
 
     /// The next id of this thread (1, 2, ... within reserved blocks).

@@ -37,6 +37,16 @@ import Synchronization
 // Orderings on `state`: the RMWs are acquire-release and the loads acquire,
 // so a thread that sees `cancelRequested` also sees whatever the canceller
 // wrote before cancelling; the flags themselves need nothing stronger.
+//
+// Recycling: `finish` hands a token it withdrew from its inbox (so the
+// monitor never saw it) to the finishing thread's WatchThreadCache, which
+// reuses it for a later `watch` only while it holds the only reference; see
+// WatchThreadCache for why that is safe. `reuse` then rewrites the words
+// above and the per-activity words (`idWord`, `startWord`, `timeoutWord`)
+// with relaxed stores, all atomic so that no access to a token is a plain
+// data race; `name`, `clock` and `inboxSlot` never change (reuse requires
+// them to match). A caller that still holds a finished token keeps it from
+// being reused, so it never sees the token change.
 
 /// One watched activity: keep it alive with `heartbeat()`, end it with
 /// `finish()`, and stop early when `isCancellationRequested` turns true or
@@ -290,7 +300,8 @@ private final class CancelCallbackNode {
 
 /// The identity of a watched activity: unique within one `Watchdog`.
 public struct WatchID: Hashable, Sendable, CustomStringConvertible {
-    /// The raw number (not dense: the low bits name the inbox shard).
+    /// The raw number: unique in the process, increasing on each thread,
+    /// not dense (each thread takes ids in blocks).
     public let rawValue: UInt64
 
     /// An id from its raw number (as printed in events).

@@ -6,9 +6,10 @@ import Synchronization
 /// stops and joins the monitor.
 ///
 /// Threads and locks:
-/// - `watch` is lock-free: it pushes the token into `inbox` and signals
-///   `wake` only when the monitor sleeps past the new deadline (see
-///   WatchdogCore+Monitor for the sleep protocol).
+/// - `watch` is lock-free: it takes a recycled token from the calling
+///   thread's WatchThreadCache (or allocates one), pushes it into `inbox`
+///   and signals `wake` only when the monitor sleeps past the new deadline
+///   (see WatchdogCore+Monitor for the sleep protocol).
 /// - `state` (the heap, the global deadline, the progress monitor) is
 ///   changed only under its lock, by one "processing" thread at a time: the
 ///   monitor thread, `ManualClock.advance`, or a cancel that drains the inbox.
@@ -50,7 +51,7 @@ final class WatchdogCore: Sendable {
         var selfStopped = false
     }
 
-    /// Pushes per inbox shard between forced drains: bounds the number of
+    /// Pushes per thread between forced drains: bounds the number of
     /// finished tokens an idle monitor leaves in the inbox.
     static let drainEvery: UInt64 = 4096
 
@@ -98,7 +99,8 @@ final class WatchdogCore: Sendable {
         if now &+ timeout < target {
             wakeHint.min(timeout, ordering: .relaxed)
             signalMonitor()
-        } else if sequence % Self.drainEvery == 0 && target != 0 && token.inboxNext.load(ordering: .relaxed) != 0 {
+        } else if cache.pointee.countPush() % Self.drainEvery == 0 && target != 0
+                    && token.inboxNext.load(ordering: .relaxed) != 0 {
             signalMonitor()  // the shard is piling up while the monitor sleeps
         }
         return token
