@@ -12,22 +12,26 @@ import Synchronization
 //
 // Algorithm: `shardCount` intrusive Treiber stacks (Treiber, "Systems
 // programming: coping with parallelism", IBM RJ 5118, 1986), each on its own
-// 128-byte block together with a push counter. A producer picks the shard of
+// 128-byte block together with a push counter (`claim`; `watch` now takes
+// its ids from WatchThreadCache instead). A producer picks the shard of
 // its thread (a hash of pthread_self, so two threads rarely share a line),
-// takes a sequence number from the shard's counter (the token's id), links
-// the token in front of the shard's head and publishes it with a CAS. The
+// links the token in front of the shard's head and publishes it with a CAS. The
 // consumer takes a whole shard at once by exchanging its head with 0 and
 // walks the list it got. There is no single-node pop, so the ABA problem of
-// Treiber stacks does not arise: a node is pushed once, and leaves only in a
-// whole-list exchange by its one consumer.
+// Treiber stacks does not arise: a node is pushed once per activity, and
+// leaves in a whole-list exchange by its one consumer or in its own
+// withdrawal (below); it is pushed again only after it was recycled, which
+// needs it out of the stack and referenced by nobody (WatchThreadCache).
 //
 // Withdrawal: `WatchToken.finish()` may take its own token back out when
 // the token is still the head of its shard, by CAS(head: token -> token's
-// link). That is a single-node pop, but not the ABA-prone kind: a token is
-// pushed once and never again, its holder keeps it alive (so its address
-// cannot be reused), and its link never changes after the push; if the head
-// still equals the token, the token has been in the stack all along and its
-// link is still the node below it. The CAS is acquire-release, and since
+// link). That is a single-node pop, but not the ABA-prone kind: the
+// finishing thread holds a reference, so meanwhile the token can be neither
+// freed (its address reused) nor recycled (pushed again); only one finish
+// per activity withdraws (the `finished` bit decides); and its link never
+// changes while it is in the stack. So if the head still equals the token,
+// the token has been in the stack all along and its link is still the node
+// below it. The CAS is acquire-release, and since
 // every write to a head is a read-modify-write, the release sequences of the
 // pushes beneath it stay intact for the consumer's exchange.
 //
@@ -36,7 +40,7 @@ import Synchronization
 // CASes a head that is still valid memory; the CAS fails because no other
 // live token can have that token's address.
 //
-// Who may call what: any thread may call `claim` and `push`. `drain` is the
+// Who may call what: any thread may call `claim`, `push` and `withdraw`. `drain` is the
 // consumer side: callers serialise it (the watchdog calls it only under its
 // state lock, from the monitor thread, `ManualClock.advance` or a cancel).
 //

@@ -37,6 +37,16 @@ import Synchronization
 // Orderings on `state`: the RMWs are acquire-release and the loads acquire,
 // so a thread that sees `cancelRequested` also sees whatever the canceller
 // wrote before cancelling; the flags themselves need nothing stronger.
+//
+// Recycling: `finish` hands a token it withdrew from its inbox (so the
+// monitor never saw it) to the finishing thread's WatchThreadCache, which
+// reuses it for a later `watch` only while it holds the only reference; see
+// WatchThreadCache for why that is safe. `reuse` then rewrites the words
+// above and the per-activity words (`idWord`, `startWord`, `timeoutWord`)
+// with relaxed stores, all atomic so that no access to a token is a plain
+// data race; `name`, `clock` and `inboxSlot` never change (reuse requires
+// them to match). A caller that still holds a finished token keeps it from
+// being reused, so it never sees the token change.
 
 /// One watched activity: keep it alive with `heartbeat()`, end it with
 /// `finish()`, and stop early when `isCancellationRequested` turns true or
@@ -61,10 +71,16 @@ public final class WatchToken: Sendable {
     /// The name given to `watch`, as reported in events.
     public let name: String
     /// The token's identity in events and in `Watchdog.cancel(_:)`.
-    public let id: WatchID
-    let timeoutNanoseconds: UInt64
-    let startNanoseconds: UInt64
+    public var id: WatchID { WatchID(rawValue: idWord.load(ordering: .relaxed)) }
+    var timeoutNanoseconds: UInt64 { timeoutWord.load(ordering: .relaxed) }
+    var startNanoseconds: UInt64 { startWord.load(ordering: .relaxed) }
     let clock: WatchdogClock
+
+    // Rewritten only when the token is recycled, while nobody else can
+    // reach it (see WatchThreadCache); atomic so that no access races.
+    private let idWord: Atomic<UInt64>
+    private let timeoutWord: Atomic<UInt64>
+    private let startWord: Atomic<UInt64>
 
     let deadline: Atomic<UInt64>
     let state = Atomic<Int>(0)
@@ -89,11 +105,35 @@ public final class WatchToken: Sendable {
     ) {
         self.inboxSlot = inboxSlot
         self.name = name
-        self.id = id
-        self.startNanoseconds = start
-        self.timeoutNanoseconds = timeout
+        self.idWord = Atomic(id.rawValue)
+        self.startWord = Atomic(start)
+        self.timeoutWord = Atomic(timeout)
         self.clock = clock
         self.deadline = Atomic(start &+ timeout)
+    }
+
+    /// True when this finished token may serve a new `watch` with these
+    /// arguments: it finished without a cancel request (so its callback
+    /// list is empty or closed) and its fixed fields match. The caller must
+    /// hold the only reference (see WatchThreadCache).
+    @inline(__always)
+    func canBeReused(name: String, clock: WatchdogClock, inboxSlot: UnsafeMutablePointer<Atomic<UInt>>) -> Bool {
+        state.load(ordering: .relaxed) == Self.finishedBit
+            && callbacks.load(ordering: .relaxed) != Self.cancelledMark
+            && self.inboxSlot == inboxSlot && clock.isSame(as: self.clock) && self.name == name
+    }
+
+    /// Turns a finished token into a fresh one (see `canBeReused`). Relaxed
+    /// stores: the caller holds the only reference, and the push that
+    /// publishes the token to the monitor releases them.
+    @inline(__always)
+    func reuse(id: UInt64, start: UInt64, timeout: UInt64) {
+        idWord.store(id, ordering: .relaxed)
+        startWord.store(start, ordering: .relaxed)
+        timeoutWord.store(timeout, ordering: .relaxed)
+        deadline.store(start &+ timeout, ordering: .relaxed)
+        callbacks.store(Self.noCallbacks, ordering: .relaxed)  // was empty or closed: nothing to free
+        state.store(0, ordering: .relaxed)
     }
 
     deinit {
@@ -123,11 +163,14 @@ public final class WatchToken: Sendable {
         if old & Self.finishedBit == 0 {
             // Still at the head of its inbox shard (the usual case for a short
             // activity): take it back, so the monitor never has to see it.
-            if let slot = inboxSlot, WatchInbox.withdraw(self, from: slot) {
-                Unmanaged.passUnretained(self).release()  // the inbox's retain; the caller holds another
-            }
+            let withdrawn = inboxSlot.map { WatchInbox.withdraw(self, from: $0) } ?? false
             if old & Self.cancelRequestedBit == 0, callbacks.load(ordering: .relaxed) != Self.noCallbacks {
                 closeCallbacks()
+            }
+            if withdrawn {
+                // The inbox's retain (the caller holds another) moves to this thread's cache,
+                // which may hand the token to a later `watch` once nobody else holds it.
+                WatchThreadCache.current.pointee.store(Unmanaged.passUnretained(self))
             }
         }
         return old & Self.timedOutBit == 0
@@ -257,7 +300,8 @@ private final class CancelCallbackNode {
 
 /// The identity of a watched activity: unique within one `Watchdog`.
 public struct WatchID: Hashable, Sendable, CustomStringConvertible {
-    /// The raw number (not dense: the low bits name the inbox shard).
+    /// The raw number: unique in the process, increasing on each thread,
+    /// not dense (each thread takes ids in blocks).
     public let rawValue: UInt64
 
     /// An id from its raw number (as printed in events).

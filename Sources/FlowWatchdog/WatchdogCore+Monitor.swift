@@ -22,9 +22,9 @@
 // `monitorProgress` follow the same pattern, with the state lock ordering
 // their update against the second drain's read of the state.
 //
-// Every `drainEvery`-th push on a shard also signals a sleeping monitor when
+// Every `drainEvery`-th push of a thread also signals a sleeping monitor when
 // the shard holds other tokens, so the inbox never holds more than about
-// drainEvery finished tokens per shard while the monitor sleeps (most
+// drainEvery finished tokens per thread while the monitor sleeps (most
 // short activities withdraw their tokens in `finish`, see WatchInbox).
 //
 // Horizon: a producer that signals leaves its timeout in `wakeHint`, and

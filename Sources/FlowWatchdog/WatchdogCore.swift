@@ -6,9 +6,10 @@ import Synchronization
 /// stops and joins the monitor.
 ///
 /// Threads and locks:
-/// - `watch` is lock-free: it pushes the token into `inbox` and signals
-///   `wake` only when the monitor sleeps past the new deadline (see
-///   WatchdogCore+Monitor for the sleep protocol).
+/// - `watch` is lock-free: it takes a recycled token from the calling
+///   thread's WatchThreadCache (or allocates one), pushes it into `inbox`
+///   and signals `wake` only when the monitor sleeps past the new deadline
+///   (see WatchdogCore+Monitor for the sleep protocol).
 /// - `state` (the heap, the global deadline, the progress monitor) is
 ///   changed only under its lock, by one "processing" thread at a time: the
 ///   monitor thread, `ManualClock.advance`, or a cancel that drains the inbox.
@@ -21,6 +22,10 @@ final class WatchdogCore: Sendable {
     let handler: Watchdog.Handler?
 
     let inbox = WatchInbox()
+    /// `WatchThreadCache.key`, read once (a global's lazy check costs a call).
+    let threadCacheKey = WatchThreadCache.key
+    /// `WatchdogClock.coarseReader`, read once.
+    let coarseReader = WatchdogClock.coarseReader
     let state = Locked(MonitorState())
     let log: Locked<EventLog>
     let responsive = Atomic<Bool>(true)
@@ -46,7 +51,7 @@ final class WatchdogCore: Sendable {
         var selfStopped = false
     }
 
-    /// Pushes per inbox shard between forced drains: bounds the number of
+    /// Pushes per thread between forced drains: bounds the number of
     /// finished tokens an idle monitor leaves in the inbox.
     static let drainEvery: UInt64 = 4096
 
@@ -64,14 +69,29 @@ final class WatchdogCore: Sendable {
     // MARK: Hot path
 
     @inline(__always)
-    func watch(name: String, timeout: UInt64) -> WatchToken {
+    func watch(name: String, timeout duration: Duration) throws(FlowError) -> WatchToken {
+        let cache = WatchThreadCache.current(threadCacheKey)
+        guard let timeout = cache.pointee.nanoseconds(of: duration) else {
+            throw .invalid("timeout", duration, "must be positive")
+        }
         if !started.load(ordering: .acquiring) { startMonitor() }
         let shard = inbox.currentShard()
-        let sequence = inbox.claim(shard)
-        let now = clock.nanoseconds()
-        let token = WatchToken(
-            name: name, id: WatchID(rawValue: sequence << UInt64(WatchInbox.shardBits) | UInt64(shard)),
-            start: now, timeout: timeout, clock: clock, inboxSlot: inbox.headPointer(shard))
+        let slot = inbox.headPointer(shard)
+        let sequence = cache.pointee.takeID()
+        let now = clock.nanoseconds(reader: coarseReader, scratch: &cache.pointee.scratch)
+        let token: WatchToken
+        // Taken out of the cache with its retain (no retain/release of our own). When that
+        // retain is the only one, nobody can see the token change (WatchThreadCache); a
+        // token that is shared or does not fit is simply let go.
+        if var cached = cache.pointee.takeToken(), isKnownUniquelyReferenced(&cached),
+           cached.canBeReused(name: name, clock: clock, inboxSlot: slot) {
+            token = cached
+            token.reuse(id: sequence, start: now, timeout: timeout)
+        } else {
+            token = WatchToken(
+                name: name, id: WatchID(rawValue: sequence), start: now, timeout: timeout, clock: clock,
+                inboxSlot: slot)
+        }
         if stopped.load(ordering: .relaxed) { return token }  // inert: nobody watches any more
         inbox.push(token, shard: shard)
         // SC: after the push (Dekker pairing with the monitor's publish-then-recheck).
@@ -79,7 +99,8 @@ final class WatchdogCore: Sendable {
         if now &+ timeout < target {
             wakeHint.min(timeout, ordering: .relaxed)
             signalMonitor()
-        } else if sequence % Self.drainEvery == 0 && target != 0 && token.inboxNext.load(ordering: .relaxed) != 0 {
+        } else if cache.pointee.countPush() % Self.drainEvery == 0 && target != 0
+                    && token.inboxNext.load(ordering: .relaxed) != 0 {
             signalMonitor()  // the shard is piling up while the monitor sleeps
         }
         return token

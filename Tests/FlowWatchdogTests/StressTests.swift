@@ -171,3 +171,112 @@ struct StressTests {
         }
     }
 }
+
+/// Token recycling (see WatchThreadCache): finished tokens that nobody
+/// holds are reused by later `watch` calls on the same thread, while other
+/// threads fire deadlines and request cancellations.
+@Suite(.serialized, .timeLimit(.minutes(1)))
+struct RecyclingStressTests {
+    /// Threads watch with short timeouts and finish (mostly at once, so the
+    /// tokens are withdrawn and recycled), cancel some, and keep some a
+    /// while; the clock moves meanwhile. Conservation: the reported ids are
+    /// exactly those whose `finish()` returned false, each once; callbacks
+    /// run once per winning cancel and never for tokens finished first.
+    @Test func recycledTokensUnderConcurrentDeadlinesAndCancels() throws {
+        let f = try ManualFixture()
+        let perThread = StressScale.scaled(20_000, minimum: 500)
+        let threads = 6
+        let late = Collector<WatchID>()
+        let all = Collector<WatchID>()
+        let cancelWins = Counter()
+        let callbacks = Counter()
+        let done = Flag()
+        let clock = f.clock
+        let advancer = TestThread.spawn {
+            while !done.isSet { clock.advance(by: .microseconds(50)) }
+        }
+        let watchdog = f.watchdog
+        try Stress.run(threads: threads) { t in
+            var random = SeededGenerator(seed: UInt64(500 + t))
+            var held: [WatchToken] = []
+            var mineLate: [WatchID] = []
+            var mineAll: [WatchID] = []
+            for _ in 0..<perThread {
+                let token = try! watchdog.watch(
+                    name: "recycle-\(t)", timeout: .microseconds(Int64.random(in: 100...2_000, using: &random)))
+                let id = token.id
+                mineAll.append(id)
+                let roll = Int.random(in: 0..<16, using: &random)
+                if roll == 0 {
+                    token.onCancel { callbacks.increment() }
+                    if token.cancel() { cancelWins.increment() }
+                } else if roll == 1 {
+                    token.onCancel { callbacks.increment() }  // finished first: must never run
+                }
+                if roll == 2 {
+                    held.append(token)  // finished later, perhaps after its deadline
+                } else if !token.finish() {
+                    mineLate.append(id)
+                }
+                if held.count > 8 || (roll == 3 && !held.isEmpty) {
+                    let victim = held.removeFirst()
+                    if !victim.finish() { mineLate.append(victim.id) }
+                    #expect(victim.isFinished)
+                }
+            }
+            for token in held where !token.finish() { mineLate.append(token.id) }
+            late.append(contentsOf: mineLate)
+            all.append(contentsOf: mineAll)
+        }
+        done.set()
+        advancer.join()
+        f.clock.advance(by: .seconds(10))
+        #expect(Set(all.values).count == threads * perThread, "ids are unique, recycled tokens included")
+        let reported = f.timedOutIDs
+        #expect(reported.count == Set(reported).count, "each reported once")
+        #expect(Set(reported) == Set(late.values), "reported exactly when finish() lost")
+        #expect(callbacks.count == cancelWins.count, "one callback per winning cancel, none after finish")
+    }
+
+    /// A token that a caller still holds after `finish()` is never reused:
+    /// it keeps its id, stays finished, and later watches get other tokens.
+    @Test func heldFinishedTokensAreNotReused() throws {
+        let f = try ManualFixture()
+        var kept: [(token: WatchToken, id: WatchID)] = []
+        for _ in 0..<100 {
+            let token = try f.watchdog.watch(name: "held", timeout: .seconds(1))
+            #expect(token.finish())
+            #expect(!kept.contains { $0.token === token })
+            kept.append((token, token.id))
+            token.heartbeat()  // harmless after finish
+            #expect(token.finish(), "finish twice is harmless")
+        }
+        for entry in kept {
+            #expect(entry.token.isFinished && !entry.token.hasTimedOut && !entry.token.isCancellationRequested)
+            #expect(entry.token.id == entry.id)
+        }
+        f.clock.advance(by: .seconds(5))
+        #expect(f.events.values.isEmpty)
+    }
+
+    /// A finished token nobody holds is reused by the next watch on the
+    /// same thread with the same name, and behaves as a fresh one.
+    @Test func droppedTokensAreReusedAsFreshOnes() throws {
+        let f = try ManualFixture()
+        var identities = Set<ObjectIdentifier>()
+        var ids = Set<WatchID>()
+        for round in 0..<50 {
+            let token = try f.watchdog.watch(name: "reuse", timeout: .seconds(2))
+            identities.insert(ObjectIdentifier(token))
+            ids.insert(token.id)
+            #expect(!token.isFinished && !token.hasTimedOut && !token.isCancellationRequested)
+            if round == 49 {
+                f.clock.advance(by: .seconds(2))  // the last one times out: reported with its own id
+                #expect(f.timedOutIDs == [token.id])
+            }
+            _ = token.finish()
+        }
+        #expect(identities.count < 50, "tokens were recycled")
+        #expect(ids.count == 50, "every watch has its own id")
+    }
+}
