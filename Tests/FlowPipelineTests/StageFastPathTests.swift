@@ -3,8 +3,9 @@ import FlowTestSupport
 import Testing
 
 /// The per-item fast paths: tasks started without an executor preference
-/// when no executor is given, one clock reading per item, rare effects
-/// kept off the per-item path, reserved batch arrays.
+/// when no executor is given, `submit` and `results` running on the
+/// caller's executor, one clock reading per item, rare effects kept off the
+/// per-item path, reserved batch arrays.
 @Suite("Stage fast paths", .serialized, .timeLimit(.minutes(5)))
 struct StageFastPathTests {
     /// With an executor, a stage's workers and a pipe's workers still run on it.
@@ -45,6 +46,31 @@ struct StageFastPathTests {
             #expect(results.count == 50)
             #expect(successes(results).allSatisfy { !$0 })
         }
+    }
+
+    /// `submit` and `for await` over `results` run on the caller's executor
+    /// (no hop): from the main actor, with waits on both sides (tiny buffers).
+    @MainActor @Test func submitAndResultsFromAnActor() async throws {
+        let stage = try Stage<Int, Int>(options: StageOptions(capacity: 1, maxWIP: 1, outputCapacity: 1)) { x in x * 3 }
+        let piped = try pipe(from: stage.results, options: StageOptions(capacity: 1, outputCapacity: 1)) { (x: Int) in x + 1 }
+        let consumer = Task { @MainActor in
+            var sum = 0
+            for await r in piped.results {
+                MainActor.assertIsolated()
+                sum += try r.get()
+            }
+            return sum
+        }
+        for i in 0..<300 {
+            try await stage.submit(i)
+            MainActor.assertIsolated()
+        }
+        stage.closeInput()
+        let sum = try await withTimeLimit(.seconds(60)) { try await consumer.value }
+        #expect(sum == 3 * (299 * 300 / 2) + 300)
+        #expect(await piped.wait() == nil)
+        expectFinalInvariants(stage.stats)
+        expectFinalInvariants(piped.stats, piped: true)
     }
 
     /// The 4-step shape of the benchmark (stage, batch, pipe, pipe), many

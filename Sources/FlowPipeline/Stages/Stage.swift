@@ -88,14 +88,14 @@ public final class Stage<Input: Sendable, Output: Sendable>: Sendable {
     /// heavier than `maxWIPWeight`, and `CancellationError` when the
     /// submitting task is cancelled while waiting (that stops only this wait;
     /// the stage goes on). Calling it on a piped stage is refused.
-    @inlinable public func submit(_ item: Input) async throws {
+    @inlinable nonisolated(nonsending) public func submit(_ item: Input) async throws {
         if isPiped {
             throw FlowError.rejected(operation: "Stage.submit", reason: "a piped stage is fed by its upstream sequence")
         }
         try await admit(item, fromFeeder: false)
     }
 
-    @inlinable func admit(_ item: Input, fromFeeder: Bool) async throws {
+    @inlinable nonisolated(nonsending) func admit(_ item: Input, fromFeeder: Bool) async throws {
         let w = weight?(item) ?? 1
         if w < 0 { throw FlowError.invalid("weight", w, "the weight function must return a value ≥ 0") }
         let entry = StageEntry(item: item, weight: w)
@@ -109,7 +109,7 @@ public final class Stage<Input: Sendable, Output: Sendable>: Sendable {
         }
     }
 
-    @inlinable func waitForAdmission(id: UInt64, _ entry: StageEntry<Input>, fromFeeder: Bool) async throws {
+    @inlinable nonisolated(nonsending) func waitForAdmission(id: UInt64, _ entry: StageEntry<Input>, fromFeeder: Bool) async throws {
         let since = stageNow()
         try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
