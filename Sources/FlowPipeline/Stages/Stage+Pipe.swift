@@ -18,7 +18,7 @@ import FlowAtomics
     _ body: @escaping @Sendable (Input) async throws -> Output
 ) throws(FlowError) -> Stage<Input, Output> {
     let stage = try Stage<Input, Output>(options: options, piped: true, body)
-    Task(executorPreference: options.executor) { await stage.feed(from: upstream) }
+    startTask(options.executor) { await stage.feed(from: upstream) }
     return stage
 }
 

@@ -43,6 +43,10 @@ public final class Stage<Input: Sendable, Output: Sendable>: Sendable {
     @usableFromInline let executor: Executor?
     /// True for a piped stage: its input is fed by the upstream sequence only.
     @usableFromInline let isPiped: Bool
+    /// With the service-time distribution on, each body is timed on its own
+    /// (two clock readings); otherwise one reading per item serves as the
+    /// end of one item and the start of the next.
+    @usableFromInline let timesEachBody: Bool
 
     /// Starts a stage whose workers run `body` for each submitted item.
     /// Throws ``FlowError/invalidArgument(parameter:value:reason:)`` naming a bad option.
@@ -65,6 +69,7 @@ public final class Stage<Input: Sendable, Output: Sendable>: Sendable {
         continueOnError = options.continueOnError
         executor = options.executor
         isPiped = piped
+        timesEachBody = options.tracksServiceTimeDistribution
         perform(effects)
     }
 
@@ -83,14 +88,14 @@ public final class Stage<Input: Sendable, Output: Sendable>: Sendable {
     /// heavier than `maxWIPWeight`, and `CancellationError` when the
     /// submitting task is cancelled while waiting (that stops only this wait;
     /// the stage goes on). Calling it on a piped stage is refused.
-    @inlinable public func submit(_ item: Input) async throws {
+    @inlinable nonisolated(nonsending) public func submit(_ item: Input) async throws {
         if isPiped {
             throw FlowError.rejected(operation: "Stage.submit", reason: "a piped stage is fed by its upstream sequence")
         }
         try await admit(item, fromFeeder: false)
     }
 
-    @inlinable func admit(_ item: Input, fromFeeder: Bool) async throws {
+    @inlinable nonisolated(nonsending) func admit(_ item: Input, fromFeeder: Bool) async throws {
         let w = weight?(item) ?? 1
         if w < 0 { throw FlowError.invalid("weight", w, "the weight function must return a value ≥ 0") }
         let entry = StageEntry(item: item, weight: w)
@@ -104,7 +109,7 @@ public final class Stage<Input: Sendable, Output: Sendable>: Sendable {
         }
     }
 
-    @inlinable func waitForAdmission(id: UInt64, _ entry: StageEntry<Input>, fromFeeder: Bool) async throws {
+    @inlinable nonisolated(nonsending) func waitForAdmission(id: UInt64, _ entry: StageEntry<Input>, fromFeeder: Bool) async throws {
         let since = stageNow()
         try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
@@ -234,14 +239,15 @@ public final class Stage<Input: Sendable, Output: Sendable>: Sendable {
     @inlinable func perform(_ effects: StageEffects<Input>) {
         for (continuation, result) in effects.submitResumes { continuation.resume(with: result) }
         for (continuation, step) in effects.workerResumes { continuation.resume(returning: step) }
-        for task in effects.cancelTasks { task.cancel() }
-        for id in effects.spawn {
-            let task = Task(executorPreference: executor) { await self.runWorker(id) }
+        guard let rare = effects.rare else { return }
+        for task in rare.cancelTasks { task.cancel() }
+        for id in rare.spawn {
+            let task = startTask(executor) { await self.runWorker(id) }
             if state.withLock({ $0.register(task, worker: id) }) { task.cancel() }
         }
-        if let cause = effects.finalCause {
+        if let cause = rare.finalCause {
             output.finish()
-            for continuation in effects.finishResumes { continuation.resume(returning: cause) }
+            for continuation in rare.finishResumes { continuation.resume(returning: cause) }
         }
     }
 
@@ -249,6 +255,13 @@ public final class Stage<Input: Sendable, Output: Sendable>: Sendable {
         var effects = StageEffects<Input>()
         var step = state.withLock { $0.take(worker: id, &effects) }
         perform(effects)
+        // `mark` is the last clock reading: the start of the next body's
+        // service time. Without the distribution it is the end of the
+        // previous body (moved past any output-blocked wait), so a worker
+        // that goes straight from one item to the next reads the clock once
+        // per item; the unblocked send and the bookkeeping between two
+        // bodies (tens of nanoseconds) count as service time.
+        var mark = stageNow()
         while true {
             if case .park = step {
                 let since = stageNow()
@@ -258,6 +271,7 @@ public final class Stage<Input: Sendable, Output: Sendable>: Sendable {
                     perform(effects)
                     if let now { continuation.resume(returning: now) }
                 }
+                mark = stageNow()
             }
             guard case let .item(entry, canceled) = step else { return }
             let result: Result<Output, any Error>
@@ -266,14 +280,16 @@ public final class Stage<Input: Sendable, Output: Sendable>: Sendable {
             if canceled {
                 result = .failure(CancellationError())
             } else {
-                let start = stageNow()
+                if timesEachBody { mark = stageNow() }
                 do {
                     result = .success(try await body(entry.item))
                 } catch {
                     result = .failure(error)
                     failed = true
                 }
-                service = stageElapsed(since: start)
+                let now = stageNow()
+                service = now > mark ? now - mark : 0
+                mark = now
                 if failed && !continueOnError, case let .failure(error) = result {
                     var effects = StageEffects<Input>()
                     state.withLock { $0.stop(.failed(error), &effects) }
@@ -281,6 +297,7 @@ public final class Stage<Input: Sendable, Output: Sendable>: Sendable {
                 }
             }
             let (_, blocked) = await output.send(result)
+            mark &+= blocked
             var effects = StageEffects<Input>()
             step = state.withLock { s in
                 s.finish(entry, canceled: canceled, failed: failed, serviceNanoseconds: service,

@@ -60,6 +60,7 @@ public final class StageBatcher<Element: Sendable>: Sendable {
 
     @inlinable func run(_ upstream: some AsyncSequence<Result<Element, any Error>, Never>) async {
         var batch: [Element] = []
+        if weight == nil { batch.reserveCapacity(min(limit, 4096)) }
         var batchWeight = 0
         var discarding = false
 
@@ -74,6 +75,9 @@ public final class StageBatcher<Element: Sendable>: Sendable {
             let n = batch.count
             let full = batch
             batch = []
+            // A count-bounded batch is filled to `limit` (the last one aside):
+            // reserve it once instead of growing through 1, 2, 4, 8, ...
+            if weight == nil { batch.reserveCapacity(min(limit, 4096)) }
             batchWeight = 0
             if core.isCancelled { discard(n); return }
             let (delivered, blocked) = await output.send(.success(full))

@@ -57,7 +57,7 @@ final class StageOutput<Element: Sendable>: Sendable {
     /// Delivers `element`, waiting for room (ignores task cancellation).
     /// Returns whether it was delivered (false after `abort()`) and the
     /// nanoseconds spent blocked.
-    @inlinable func send(_ element: Element) async -> (delivered: Bool, blockedNanoseconds: UInt64) {
+    @inlinable nonisolated(nonsending) func send(_ element: Element) async -> (delivered: Bool, blockedNanoseconds: UInt64) {
         switch state.withLock({ trySend(element, &$0) }) {
         case let .done(delivered):
             return (delivered, 0)
@@ -105,7 +105,7 @@ final class StageOutput<Element: Sendable>: Sendable {
     }
 
     /// The next element, or nil once finished and drained.
-    @inlinable func next() async -> Element? {
+    @inlinable nonisolated(nonsending) func next() async -> Element? {
         switch state.withLock({ tryReceive(&$0) }) {
         case let .value(element, unblocked):
             unblocked?.resume(returning: true)
@@ -115,7 +115,7 @@ final class StageOutput<Element: Sendable>: Sendable {
         }
     }
 
-    @inlinable func park() async -> Element? {
+    @inlinable nonisolated(nonsending) func park() async -> Element? {
         await withUnsafeContinuation { (continuation: UnsafeContinuation<Element?, Never>) in
             let step = state.withLock { s -> ReceiveStep in
                 let step = tryReceive(&s)
@@ -172,6 +172,11 @@ public struct StageResults<Element: Sendable>: AsyncSequence, Sendable {
         @usableFromInline let output: StageOutput<Element>
         @inlinable init(output: StageOutput<Element>) { self.output = output }
         @inlinable public mutating func next() async -> Element? { await output.next() }
+        /// `for await` calls this one: it runs on the caller's executor, so
+        /// taking a buffered result costs no executor hop.
+        @inlinable public mutating func next(isolation actor: isolated (any Actor)?) async -> Element? {
+            await output.next()
+        }
     }
 
     /// A new iterator over the same results (each result goes to one iterator).

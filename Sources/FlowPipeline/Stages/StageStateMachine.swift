@@ -26,16 +26,34 @@ enum StageWorkerStep<Input: Sendable>: Sendable {
 
 /// What to do once the lock is released: continuations to resume, tasks to
 /// cancel, workers to start, and the finish of the output.
+///
+/// The per-item paths only ever resume continuations; everything else sits
+/// in `rare`, which stays nil on those paths (one branch to test, nothing
+/// to release).
 @usableFromInline
 struct StageEffects<Input: Sendable> {
+    @usableFromInline struct Rare {
+        @usableFromInline var finishResumes: [UnsafeContinuation<StageCause, Never>] = []
+        @usableFromInline var finalCause: StageCause?
+        @usableFromInline var cancelTasks: [Task<Void, Never>] = []
+        @usableFromInline var spawn: [Int] = []
+
+        @inlinable init() {}
+    }
+
     @usableFromInline var submitResumes: [(UnsafeContinuation<Void, any Error>, Result<Void, any Error>)] = []
     @usableFromInline var workerResumes: [(UnsafeContinuation<StageWorkerStep<Input>, Never>, StageWorkerStep<Input>)] = []
-    @usableFromInline var finishResumes: [UnsafeContinuation<StageCause, Never>] = []
-    @usableFromInline var finalCause: StageCause?
-    @usableFromInline var cancelTasks: [Task<Void, Never>] = []
-    @usableFromInline var spawn: [Int] = []
+    @usableFromInline var rare: Rare?
 
     @inlinable init() {}
+
+    /// Changes the rare effects (creating them on first use).
+    @inlinable mutating func updateRare(_ body: (inout Rare) -> Void) {
+        var value = rare ?? Rare()
+        rare = nil
+        body(&value)
+        rare = value
+    }
 }
 
 /// The pure state of a ``Stage``: admission (the rope), the input buffer,
@@ -236,7 +254,8 @@ struct StageStateMachine<Input: Sendable> {
         if terminal == nil { terminal = cause }
         if !stopped {
             stopped = true
-            effects.cancelTasks = Array(tasks.values)
+            let running = Array(tasks.values)
+            effects.updateRare { $0.cancelTasks = running }
         }
         closeInput(&effects)
     }
@@ -245,8 +264,11 @@ struct StageStateMachine<Input: Sendable> {
         guard finalCause == nil, inputClosed, queue.isEmpty, activeWorkers == 0, producers == 0 else { return }
         let cause = terminal ?? .completed
         finalCause = cause
-        effects.finalCause = cause
-        effects.finishResumes = finishWaiters
+        let waiting = finishWaiters
+        effects.updateRare {
+            $0.finalCause = cause
+            $0.finishResumes = waiting
+        }
         finishWaiters.removeAll()
     }
 
@@ -314,7 +336,7 @@ struct StageStateMachine<Input: Sendable> {
             nextWorkerID += 1
             activeWorkers += 1
             live.insert(id)
-            effects.spawn.append(id)
+            effects.updateRare { $0.spawn.append(id) }
         }
     }
 

@@ -24,7 +24,9 @@ public struct StageStats: Sendable, Equatable {
     public var forwarded: Int64 = 0
     /// Pipe only: upstream results neither submitted nor forwarded (after shutdown).
     public var dropped: Int64 = 0
-    /// Time the body ran, summed over workers.
+    /// Time the body ran, summed over workers. Without the service-time
+    /// distribution a worker reads the clock once per item, so this also
+    /// covers the few nanoseconds of bookkeeping between two bodies.
     public var serviceTime: Duration = .zero
     /// Time workers waited for input, summed over workers.
     public var idleTime: Duration = .zero
