@@ -16,7 +16,7 @@ let tasks = 10_000           // Swift tasks per iteration
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .mallocCountTotal],
-        timeUnits: .milliseconds,
+        timeUnits: .microseconds,
         warmupIterations: 2,
         maxDuration: .seconds(3),
         maxIterations: 30)
