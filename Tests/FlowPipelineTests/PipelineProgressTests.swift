@@ -160,6 +160,8 @@ struct PipelineProgressTests {
         #expect(last.completed == final.completed && last.failed == final.failed && last.elapsed == final.elapsed)
         #expect(last.completed == pipeline.report()?.succeeded)
         // The reporting task ended with the run: no call after the final one.
+        // (Not synchronisation: `run` already awaited the reporter; this is a
+        // window of 15 intervals in which a stray late call would show up.)
         try await Task.sleep(for: .milliseconds(30))
         #expect(calls.values.count == values.count)
     }
