@@ -78,7 +78,7 @@ final class ExecutorCore: @unchecked Sendable {  // immutable, atomic or locked 
     let shardRefs: UnsafeMutableBufferPointer<Unmanaged<MPMCQueue<UInt>>>
     let high: MPMCQueue<UInt>
     let low: MPMCQueue<UInt>
-    let overflow = Locked<OverflowQueue>(OverflowQueue())
+    let overflow = Locked(FIFOBuffer<UInt>())  // job words when every central shard is full
     let jobPool: MPMCQueue<UInt>              // recycled ClosureJob boxes for outside submitters
     let overflowCount = Atomic<Int>(0)
     let searching = PaddedAtomic(0)
@@ -252,7 +252,7 @@ final class ExecutorCore: @unchecked Sendable {  // immutable, atomic or locked 
     @inline(__always)
     private func pushShared(_ queue: MPMCQueue<UInt>, _ word: UInt) {
         if case .enqueued = queue.tryEnqueue(word) { return }
-        overflow.withLock { $0.push(word) }
+        overflow.withLock { $0.append(word) }
         overflowCount.wrappingAdd(1, ordering: .sequentiallyConsistent)  // the Dekker "write" (see pushOutside)
     }
 
@@ -369,7 +369,7 @@ final class ExecutorCore: @unchecked Sendable {  // immutable, atomic or locked 
         }
         if overflowCount.load(ordering: .acquiring) > 0 {
             return overflow.withLock { list -> UInt? in
-                guard let word = list.pop() else { return nil }
+                guard let word = list.popFirst() else { return nil }
                 overflowCount.wrappingSubtract(1, ordering: .relaxed)
                 return word
             }
@@ -521,31 +521,6 @@ final class ExecutorCore: @unchecked Sendable {  // immutable, atomic or locked 
     }
 
     var isShutDown: Bool { phase.load(ordering: .acquiring) != ExecutorCore.running }
-}
-
-/// An unbounded FIFO of job words for when a ring is full: amortised O(1)
-/// push and pop (a head index, compacted when half the storage is dead).
-struct OverflowQueue {
-    private var items: [UInt] = []
-    private var head = 0
-
-    mutating func push(_ word: UInt) { items.append(word) }
-
-    mutating func pop() -> UInt? {
-        guard head < items.count else { return nil }
-        let word = items[head]
-        head += 1
-        if head == items.count {
-            items.removeAll(keepingCapacity: true)
-            head = 0
-        } else if head >= 1024 && head * 2 >= items.count {
-            items.removeFirst(head)
-            head = 0
-        }
-        return word
-    }
-
-    var count: Int { items.count - head }
 }
 
 /// The parked workers, most recent on top (it is the warmest). Guarded by

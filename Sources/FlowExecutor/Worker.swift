@@ -21,7 +21,7 @@ final class Worker: @unchecked Sendable {  // owner-only fields used by its thre
     let deque: WorkStealingDeque<UInt>              // owner thread only
     let stealer: WorkStealingDeque<UInt>.Stealer
     let inbox: MPMCQueue<UInt>                      // affinity: only this worker takes from it
-    let inboxOverflow = Locked<OverflowQueue>(OverflowQueue())  // when the inbox ring is full
+    let inboxOverflow = Locked(FIFOBuffer<UInt>())  // when the inbox ring is full
     let inboxOverflowCount = Atomic<Int>(0)
     let currentName = Locked<String?>(nil)          // set only for named closures
     let parker = Parker()                           // parks this worker; anyone may unpark it
@@ -155,7 +155,7 @@ final class Worker: @unchecked Sendable {  // owner-only fields used by its thre
         if let w = inbox.tryDequeue() { return w }
         if inboxOverflowCount.load(ordering: .acquiring) > 0 {
             return inboxOverflow.withLock { list -> UInt? in
-                guard let word = list.pop() else { return nil }
+                guard let word = list.popFirst() else { return nil }
                 inboxOverflowCount.wrappingSubtract(1, ordering: .relaxed)
                 return word
             }
@@ -166,7 +166,7 @@ final class Worker: @unchecked Sendable {  // owner-only fields used by its thre
     /// Puts pinned work into the inbox (never fails: overflow when full).
     func pin(_ word: UInt) {
         if case .enqueued = inbox.tryEnqueue(word) { return }
-        inboxOverflow.withLock { $0.push(word) }
+        inboxOverflow.withLock { $0.append(word) }
         inboxOverflowCount.wrappingAdd(1, ordering: .releasing)
     }
 

@@ -20,9 +20,9 @@ final class StageOutput<Element: Sendable>: Sendable {
     }
 
     @usableFromInline struct State {
-        @usableFromInline var buffer = StageDeque<Element>()
-        @usableFromInline var senders = StageDeque<BlockedSender>()
-        @usableFromInline var consumers = StageDeque<UnsafeContinuation<Element?, Never>>()
+        @usableFromInline var buffer = FIFOBuffer<Element>()
+        @usableFromInline var senders = FIFOBuffer<BlockedSender>()
+        @usableFromInline var consumers = FIFOBuffer<UnsafeContinuation<Element?, Never>>()
         @usableFromInline var finished = false
         @usableFromInline var aborted = false
 

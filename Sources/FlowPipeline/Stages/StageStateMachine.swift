@@ -111,8 +111,8 @@ struct StageStateMachine<Input: Sendable> {
     @usableFromInline var maxWIPWeight: Int64
     @usableFromInline var paused = false
 
-    @usableFromInline var queue = StageDeque<StageEntry<Input>>()
-    @usableFromInline var waiters = StageDeque<Waiter>()
+    @usableFromInline var queue = FIFOBuffer<StageEntry<Input>>()
+    @usableFromInline var waiters = FIFOBuffer<Waiter>()
     @usableFromInline var idle: [IdleWorker] = []
     @usableFromInline var nextWaiterID: UInt64 = 0
 
