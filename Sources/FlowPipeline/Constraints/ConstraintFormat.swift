@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Fixed-point rendering for report lines (no Foundation in the library).
 enum ConstraintFormat {
     /// `x` with exactly `digits` decimals (digits in 0…6); "0" style for NaN and infinities.
@@ -25,4 +27,26 @@ enum ConstraintFormat {
 
     /// A duration in seconds with three decimals.
     static func seconds(_ d: Duration) -> String { fixed(d.seconds, 3) }
+}
+
+/// The `run()` loop that `ConstraintReporter` and `RopeController` share:
+/// calls `tick` every `interval` until the calling task is cancelled, one
+/// loop per owner at a time.
+///
+/// Lock-free: `running` is one flag, claimed by an exchange (the loser
+/// returns false at once) and cleared by the winner when its loop ends;
+/// acquiring-and-releasing / releasing, so a later loop sees everything the
+/// previous one did. Any task may call `run`.
+final class TickLoop: Sendable {
+    private let running = Atomic<Bool>(false)
+
+    func run(every interval: Duration, _ tick: () -> Void) async -> Bool {
+        guard !running.exchange(true, ordering: .acquiringAndReleasing) else { return false }
+        defer { running.store(false, ordering: .releasing) }
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: interval) } catch { break }
+            tick()
+        }
+        return true
+    }
 }

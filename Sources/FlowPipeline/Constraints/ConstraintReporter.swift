@@ -44,10 +44,11 @@ public final class ConstraintReporter: Sendable {
         var elapsed: Duration = .zero
         var ticks = 0
         var peakResident: Int?
-        var running = false
     }
 
     let state = Locked(State())
+    /// The `run()` loop.
+    let loop = TickLoop()
 
     /// A reporter over `topology`, ticking every `interval` in ``run()``,
     /// sending each line to `handler`. `memory` reads the process memory
@@ -123,18 +124,7 @@ public final class ConstraintReporter: Sendable {
     /// false at once (doing nothing) when another `run()` is already going.
     @discardableResult
     public func run() async -> Bool {
-        let started = state.withLock { s -> Bool in
-            if s.running { return false }
-            s.running = true
-            return true
-        }
-        guard started else { return false }
-        defer { state.withLock { $0.running = false } }
-        while !Task.isCancelled {
-            do { try await Task.sleep(for: interval) } catch { break }
-            tick()
-        }
-        return true
+        await loop.run(every: interval) { tick() }
     }
 
     /// The run-level verdict: the stage named the constraint in the most

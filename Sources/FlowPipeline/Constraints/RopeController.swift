@@ -76,10 +76,11 @@ public final class RopeController: Sendable {
         var errorRate: Double = 0
         var serviceSeconds: [Double?]  // per upstream stage, smoothed
         var stats: RopeStats
-        var running = false
     }
 
     let state: Locked<State>
+    /// The `run()` loop.
+    let loop = TickLoop()
 
     /// A rope for `drum` in `topology`; `setHeadWIP` applies a WIP limit to
     /// the head stage and returns the applied value (``Stage/setMaxWIP(_:)``).
@@ -212,17 +213,6 @@ public final class RopeController: Sendable {
     /// false at once (doing nothing) when another `run()` is already going.
     @discardableResult
     public func run() async -> Bool {
-        let started = state.withLock { s -> Bool in
-            if s.running { return false }
-            s.running = true
-            return true
-        }
-        guard started else { return false }
-        defer { state.withLock { $0.running = false } }
-        while !Task.isCancelled {
-            do { try await Task.sleep(for: interval) } catch { break }
-            tick()
-        }
-        return true
+        await loop.run(every: interval) { tick() }
     }
 }
