@@ -29,7 +29,7 @@ private final class Sampler: Sendable {
                 if counts.finished < lastFinished { wentBack.wrappingAdd(1, ordering: .relaxed) }
                 lastFinished = counts.finished
                 if done { break }
-                usleep(20)   // pacing only: leave the workers a core
+                sched_yield()   // leave the workers a core
             }
         }
         thread.withLock { $0 = t }

@@ -33,7 +33,7 @@ private final class ProgressSampler: Sendable {
                     if p.running > 0 { seenRunning.wrappingAdd(1, ordering: .relaxed) }
                     if let bad = invariantViolation(p) { violations.append(bad) }
                 }
-                usleep(50)   // pacing only: leave the workers a core
+                sched_yield()   // leave the workers a core
             }
         }
         thread.withLock { $0 = t }
