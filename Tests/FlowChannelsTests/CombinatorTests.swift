@@ -169,8 +169,10 @@ struct CombinatorTests {
             try await semaphore.acquire(3)
             let order = Collector<Int>()
             var tasks: [Task<Void, Never>] = []
-            // A big request queued first is not overtaken by small ones.
-            for (i, weight) in [3, 1, 1].enumerated() {
+            // A big request queued first is not overtaken by smaller ones.
+            // (Weights 3, 2, 2 of 3 permits: each admission waits for the one
+            // before to release, so the order of appends is the admission order.)
+            for (i, weight) in [3, 2, 2].enumerated() {
                 tasks.append(Task {
                     try! await semaphore.acquire(weight)
                     order.append(i)
@@ -179,7 +181,9 @@ struct CombinatorTests {
                 #expect(await eventually { semaphore.waiting == i + 1 })
             }
             #expect(!semaphore.tryAcquire(1))
-            semaphore.release(3)
+            semaphore.release(2)                    // enough for the second, not the first
+            #expect(semaphore.waiting == 3 && semaphore.available == 2)   // admission happens inside release
+            semaphore.release(1)
             for t in tasks { await t.value }
             #expect(order.values == [0, 1, 2])
         }
