@@ -18,7 +18,10 @@ struct TraceTests {
         let executor = pipeline.computeExecutor
         let graph = TaskGraph("traced")
         let reads = graph.parallel(12, name: "read") { i -> Int in
-            usleep(20_000)  // long enough to be placed on its track even under ThreadSanitizer
+            // Long enough to be placed on its track even under ThreadSanitizer,
+            // and all different: identical back-to-back slices on two workers
+            // would fit equally well at a start shifted by one slice.
+            usleep(UInt32(14_000 + 1_000 * i))
             ranOn.append(["read[\(i)]": executor.currentWorkerIndex ?? -1])
             return i
         }
