@@ -69,6 +69,8 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
     let clocksNodes: Bool
     let n: Int
     let info: [NodeInfo]
+    let preds: [Int32]
+    let stores: [BodyStore]
     let succStart: [Int32]
     let succ: [Int32]
     let counters: UnsafeMutablePointer<Atomic<Int>>
@@ -107,6 +109,8 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
         clocksNodes = recordsTimings || monitor != nil
         n = plan.nodeCount
         info = plan.info
+        preds = plan.preds
+        stores = plan.stores
         succStart = plan.succStart
         succ = plan.succ
         counters = .allocate(capacity: 2 * n)
@@ -321,7 +325,6 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
     @inline(__always)
     private func execute(_ i: Int, poisoned: Bool) -> Bool {
         if poisoned || cancelled.load(ordering: .relaxed) { return skip(i, poisoned: poisoned) }
-        guard case .sync(let body) = plan.bodies[i] else { preconditionFailure("FlowGraph: async node run as sync") }
         let timed = clocksNodes || info[i].flags & NodeInfo.hasTimeout != 0
         var t0: UInt64 = 0
         if timed {
@@ -329,7 +332,7 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
             if let monitor { monitor.started(i, at: t0, worker: executor.currentWorkerIndex) }
         }
         do {
-            try body(self)
+            try stores[Int(info[i].store)].run(info[i].position, node: i, in: self)
         } catch {
             if timed { record(i, t0) }
             fail(i, error)
@@ -381,20 +384,20 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
 
     private func executeAsync(_ i: Int, timeout: Duration?) async -> Bool {
         if cancelled.load(ordering: .relaxed) { return skip(i, poisoned: false) }
-        guard case .async(let body) = plan.bodies[i] else { preconditionFailure("FlowGraph: sync node run as async") }
+        let store = stores[Int(info[i].store)], position = info[i].position
         let t0 = GraphExecution.now()
         monitor?.started(i, at: t0, worker: nil)  // it may resume on any worker
         do {
             if let timeout {
                 try await withThrowingTaskGroup(of: Bool.self) { group in
-                    group.addTask { try await body(self); return true }
+                    group.addTask { try await store.runAsync(position, node: i, in: self); return true }
                     group.addTask { try await Task.sleep(for: timeout); return false }
                     let finished = try await group.next()!
                     group.cancelAll()
                     if !finished { throw FlowError.timedOut(what: "node '\(self.plan.displayName(i))'", after: timeout) }
                 }
             } else {
-                try await body(self)
+                try await store.runAsync(position, node: i, in: self)
             }
         } catch {
             let t1 = record(i, t0)
@@ -443,8 +446,18 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
     /// destroys it.
     @inline(__always)
     func take<T>(_ node: Node<T>) -> T {
-        let i = node.index
-        let p = (slots + info[i].offset).assumingMemoryBound(to: T.self)
+        takeValue(of: node.index, as: T.self)
+    }
+
+    /// `take` for the input at `preds[input]` (BodyStores.swift).
+    @inline(__always)
+    func take<T>(_ input: Int, as type: T.Type) -> T {
+        takeValue(of: Int(preds[input]), as: T.self)
+    }
+
+    @inline(__always)
+    private func takeValue<T>(of i: Int, as type: T.Type) -> T {
+        let p = (slots + Int(info[i].offset)).assumingMemoryBound(to: T.self)
         if info[i].destroyer < 0 { return p.pointee }  // trivial: nothing to release, no count to keep
         if info[i].readers == 1 {
             states[i] |= NodeState.released
@@ -461,7 +474,7 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
     /// Stores the running node's output.
     @inline(__always)
     func put<T>(_ value: consuming T, at i: Int) {
-        (slots + info[i].offset).initializeMemory(as: T.self, to: value)
+        (slots + Int(info[i].offset)).initializeMemory(as: T.self, to: value)
         states[i] |= NodeState.hasValue
     }
 
@@ -479,7 +492,7 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
         let state = states[i]
         guard state & NodeState.hasValue != 0, state & NodeState.released == 0 else { return }
         let d = Int(info[i].destroyer)
-        if d >= 0 { plan.destroyers[d].destroy(slots + info[i].offset) }
+        if d >= 0 { plan.destroyers[d].destroy(slots + Int(info[i].offset)) }
         states[i] = state | NodeState.released
     }
 
@@ -488,7 +501,7 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
         let state = states[i]
         guard info[i].readers == 0, state & NodeState.codeMask == NodeState.succeeded.code,
               state & NodeState.hasValue != 0, state & NodeState.released == 0 else { return nil }
-        return (slots + info[i].offset).assumingMemoryBound(to: T.self).pointee
+        return (slots + Int(info[i].offset)).assumingMemoryBound(to: T.self).pointee
     }
 
     // MARK: - Time

@@ -18,11 +18,10 @@ public final class GraphPlan: Sendable {
     let succStart: [Int32]      // nodeCount + 1
     let succ: [Int32]           // successors (data and order-only)
     let roots: [Int32]          // nodes with no predecessor
-    let bodies: [NodeBody]
+    let stores: [BodyStore]     // snapshots: later builder changes do not reach a plan
     let sinkCount: Int
 
-    let names: [NodeName]
-    let groupNames: [String]
+    let names: NodeNames
     let options: [Int32: NodeOptions]
     let destroyers: [Destroyer]
     let orderEdges: [OrderEdge]
@@ -38,7 +37,6 @@ public final class GraphPlan: Sendable {
         nodeCount = n
         graphID = graph.id
         names = graph.names
-        groupNames = graph.groupNames
         options = graph.options
         destroyers = graph.destroyers
         orderEdges = graph.orderEdges
@@ -48,7 +46,7 @@ public final class GraphPlan: Sendable {
         let info = graph.info
         self.info = info
         preds = graph.preds
-        bodies = graph.bodies
+        stores = graph.stores.map { $0.snapshot() }
 
         // Successors in CSR form: data readers in node order, then order-only edges.
         var succStart = [Int32](repeating: 0, count: n + 1)
@@ -88,7 +86,7 @@ public final class GraphPlan: Sendable {
         self.succ = succ
         topologicalOrder = backwards
             ? try GraphPlan.topologicalSort(n: n, info: info, succStart: succStart, succ: succ,
-                                            name: { NodeName.display(graph.names[$0], index: $0, groups: graph.groupNames) })
+                                            name: { graph.names[$0] })
             : nil
     }
 
@@ -99,7 +97,7 @@ public final class GraphPlan: Sendable {
 
     /// The name node `index` is shown with.
     func displayName(_ index: Int) -> String {
-        NodeName.display(names[index], index: index, groups: groupNames)
+        names[index]
     }
 
     @inline(__always)

@@ -6,14 +6,14 @@ struct GraphRendering {
     let dataEdges: [(Int, Int)]
     let orderEdges: [(Int, Int)]
 
-    init(name: String, names: [NodeName], groups: [String], info: some RandomAccessCollection<NodeInfo>,
+    init(name: String, names: NodeNames, info: some RandomAccessCollection<NodeInfo>,
          preds: some RandomAccessCollection<Int32>, orderEdges: [OrderEdge], durations: [Duration?]) {
         self.name = name
         var labels: [String] = []
         var data: [(Int, Int)] = []
         var start = 0
         for (j, node) in info.enumerated() {
-            var label = NodeName.display(names[j], index: j, groups: groups)
+            var label = names[j]
             if j < durations.count, let d = durations[j] { label += " (\(GraphRendering.format(d)))" }
             labels.append(label)
             let end = Int(node.predEnd)
@@ -26,7 +26,7 @@ struct GraphRendering {
     }
 
     init(plan: GraphPlan, durations: [Duration?]) {
-        self.init(name: plan.name, names: plan.names, groups: plan.groupNames, info: plan.info,
+        self.init(name: plan.name, names: plan.names, info: plan.info,
                   preds: plan.preds, orderEdges: plan.orderEdges, durations: durations)
     }
 
@@ -86,7 +86,7 @@ extension TaskGraph {
     public func mermaid() -> String { rendering.mermaid() }
 
     private var rendering: GraphRendering {
-        GraphRendering(name: name, names: names, groups: groupNames, info: info, preds: preds,
+        GraphRendering(name: name, names: names, info: info, preds: preds,
                        orderEdges: orderEdges, durations: [])
     }
 }

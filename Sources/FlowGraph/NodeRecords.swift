@@ -7,8 +7,10 @@ struct NodeInfo {
     var outDegree: Int32    // data readers + order-only successors
     var readers: Int32      // data readers (each `after:` mention counts)
     var destroyer: Int32    // index in `destroyers`, -1 for trivial outputs
+    var store: Int32        // the body: `position` in `stores[store]` (BodyStores.swift)
+    var position: Int32
+    var offset: Int32       // of the output slot in a run's slot buffer
     var flags: UInt8
-    var offset: Int         // of the output slot in a run's slot buffer
 
     static let isAsync: UInt8 = 1, needsSubmit: UInt8 = 2, hasTimeout: UInt8 = 4
 }
@@ -18,7 +20,9 @@ struct OrderEdge {
     let to: Int32
 }
 
-enum NodeName {
+/// How a node was named when it was added.
+@usableFromInline
+enum NodeName: Sendable {
     case anonymous
     case named(String)
     case indexed(group: Int32, Int32)
@@ -50,5 +54,75 @@ struct Destroyer: Sendable {
     init(type: ObjectIdentifier, _ destroy: @escaping @Sendable (UnsafeMutableRawPointer) -> Void) {
         self.type = type
         self.destroy = destroy
+    }
+}
+
+/// The names of a graph's nodes, stored sparsely: nothing for an unnamed
+/// node, one entry per explicitly named node, one range per run of a
+/// family's nodes (`parallel`, `fanOut`, `map` and each `reduce` level add
+/// their nodes back to back). Building a large graph of unnamed or family
+/// nodes so writes no per-node name; a lookup (errors, renderings) is a
+/// binary search.
+struct NodeNames: Sendable {
+    struct Run: Sendable {
+        var first: Int32        // the run's first node
+        var count: Int32
+        var group: Int32        // in `groups`
+        var startIndex: Int32   // the family index of `first`
+    }
+
+    private(set) var explicit: [(node: Int32, name: String)] = []   // ascending nodes
+    private(set) var runs: [Run] = []                                // ascending nodes
+    private(set) var groups: [String] = []
+
+    /// Registers a family base name; returns its group.
+    mutating func addGroup(_ base: String) -> Int32 {
+        groups.append(base)
+        return Int32(groups.count - 1)
+    }
+
+    /// Records the name of node `index`, the newest node.
+    @inline(__always)
+    mutating func append(_ name: NodeName, at index: Int) {
+        switch name {
+        case .anonymous:
+            return
+        case .named(let text):
+            explicit.append((Int32(truncatingIfNeeded: index), text))
+        case .indexed(let group, let i):
+            let node = Int32(truncatingIfNeeded: index)
+            if let last = runs.last, last.group == group, last.first &+ last.count == node, last.startIndex &+ last.count == i {
+                runs[runs.count - 1].count &+= 1
+            } else {
+                runs.append(Run(first: node, count: 1, group: group, startIndex: i))
+            }
+        }
+    }
+
+    /// The name node `index` is shown with: its own, `group[i]`, or `#index`.
+    subscript(index: Int) -> String {
+        NodeName.display(name(of: index), index: index, groups: groups)
+    }
+
+    /// How node `index` was named.
+    func name(of index: Int) -> NodeName {
+        let node = Int32(truncatingIfNeeded: index)
+        if let k = NodeNames.last(in: explicit.count, where: { explicit[$0].node <= node }), explicit[k].node == node {
+            return .named(explicit[k].name)
+        }
+        if let k = NodeNames.last(in: runs.count, where: { runs[$0].first <= node }), node - runs[k].first < runs[k].count {
+            return .indexed(group: runs[k].group, runs[k].startIndex + (node - runs[k].first))
+        }
+        return .anonymous
+    }
+
+    /// The last index in `0..<count` satisfying `isBefore`, which holds for a prefix.
+    private static func last(in count: Int, where isBefore: (Int) -> Bool) -> Int? {
+        var lo = 0, hi = count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if isBefore(mid) { lo = mid + 1 } else { hi = mid }
+        }
+        return lo == 0 ? nil : lo - 1
     }
 }

@@ -19,11 +19,10 @@ extension TaskGraph {
         reserveCapacity(nodes: count)
         var nodes: [Node<Output>] = []
         nodes.reserveCapacity(count)
+        let store = addStore(ParallelBodies(body))
         for i in 0..<count {
-            let index = nodeCount
-            nodes.append(addNode(nameOf(i), options: options, output: Output.self, body: .sync { run in
-                run.put(try body(i), at: index)
-            }))
+            nodes.append(addNode(nameOf(i), options: options, output: Output.self,
+                                 store: store, position: Int32(truncatingIfNeeded: i)))
         }
         return nodes
     }
@@ -46,12 +45,11 @@ extension TaskGraph {
         reserveCapacity(nodes: count, inputs: count)
         var nodes: [Node<Output>] = []
         nodes.reserveCapacity(count)
+        let store = addStore(FanOutBodies(body))
         for i in 0..<count {
             recordInput(source)
-            let index = nodeCount
-            nodes.append(addNode(nameOf(i), options: options, output: Output.self, body: .sync { run in
-                run.put(try body(run.take(source), i), at: index)
-            }))
+            nodes.append(addNode(nameOf(i), options: options, output: Output.self,
+                                 store: store, position: Int32(truncatingIfNeeded: i)))
         }
         return nodes
     }
@@ -80,12 +78,11 @@ extension TaskGraph {
         reserveCapacity(nodes: inputs.count, inputs: inputs.count)
         var nodes: [Node<Output>] = []
         nodes.reserveCapacity(inputs.count)
+        let store = addStore(MapBodies(body))
         for (i, input) in inputs.enumerated() {
             recordInput(input)
-            let index = nodeCount
-            nodes.append(addNode(nameOf(i), options: options, output: Output.self, body: .sync { run in
-                run.put(try body(run.take(input)), at: index)
-            }))
+            nodes.append(addNode(nameOf(i), options: options, output: Output.self,
+                                 store: store, position: Int32(truncatingIfNeeded: i)))
         }
         return nodes
     }

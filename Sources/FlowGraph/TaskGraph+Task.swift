@@ -45,23 +45,25 @@ extension TaskGraph {
 
     // Fixed-arity forms of the synchronous `task`: Swift prefers them to
     // the parameter-pack form, and they avoid the run-time metadata of
-    // packs on the per-node path. They behave exactly like it.
+    // packs on the per-node path and the wrapper closure per node (their
+    // bodies go to typed stores, BodyStores.swift). They behave exactly
+    // like it.
 
     /// `task(_:after:options:body:)` with no inputs.
-    @discardableResult
+    @discardableResult @inlinable
     public func task<Output: Sendable>(
         _ name: String? = nil,
         options: NodeOptions = NodeOptions(),
         body: @escaping @Sendable () throws -> Output
     ) -> Node<Output> {
-        let index = nodeCount
-        return addNode(name.map(NodeName.named) ?? .anonymous, options: options, output: Output.self, body: .sync { run in
-            run.put(try body(), at: index)
-        })
+        let (store, index) = store(Bodies0<Output>.self) { Bodies0() }
+        store.bodies.append(body)
+        return addNode(name.map(NodeName.named) ?? .anonymous, options: options, output: Output.self,
+                       store: index, position: Int32(truncatingIfNeeded: store.bodies.count - 1))
     }
 
     /// `task(_:after:options:body:)` with one input.
-    @discardableResult
+    @discardableResult @inlinable
     public func task<A: Sendable, Output: Sendable>(
         _ name: String? = nil,
         after a: Node<A>,
@@ -69,14 +71,14 @@ extension TaskGraph {
         body: @escaping @Sendable (A) throws -> Output
     ) -> Node<Output> {
         recordInput(a)
-        let index = nodeCount
-        return addNode(name.map(NodeName.named) ?? .anonymous, options: options, output: Output.self, body: .sync { run in
-            run.put(try body(run.take(a)), at: index)
-        })
+        let (store, index) = store(Bodies1<A, Output>.self) { Bodies1() }
+        store.bodies.append(body)
+        return addNode(name.map(NodeName.named) ?? .anonymous, options: options, output: Output.self,
+                       store: index, position: Int32(truncatingIfNeeded: store.bodies.count - 1))
     }
 
     /// `task(_:after:options:body:)` with two inputs.
-    @discardableResult
+    @discardableResult @inlinable
     public func task<A: Sendable, B: Sendable, Output: Sendable>(
         _ name: String? = nil,
         after a: Node<A>, _ b: Node<B>,
@@ -85,10 +87,9 @@ extension TaskGraph {
     ) -> Node<Output> {
         recordInput(a)
         recordInput(b)
-        let index = nodeCount
-        return addNode(name.map(NodeName.named) ?? .anonymous, options: options, output: Output.self, body: .sync { run in
-            let x = run.take(a)
-            run.put(try body(x, run.take(b)), at: index)
-        })
+        let (store, index) = store(Bodies2<A, B, Output>.self) { Bodies2() }
+        store.bodies.append(body)
+        return addNode(name.map(NodeName.named) ?? .anonymous, options: options, output: Output.self,
+                       store: index, position: Int32(truncatingIfNeeded: store.bodies.count - 1))
     }
 }

@@ -35,11 +35,14 @@ public final class TaskGraph {
     // exclusivity checks on these fields are turned off: they cost more
     // than the rest of adding a node.
     @exclusivity(unchecked) var info: [NodeInfo] = []
-    @exclusivity(unchecked) var names: [NodeName] = []
-    @exclusivity(unchecked) var bodies: [NodeBody] = []
+    @exclusivity(unchecked) var names = NodeNames()
+    @exclusivity(unchecked) var stores: [BodyStore] = []       // node bodies by kind and type (BodyStores.swift)
+    @exclusivity(unchecked) private var storeKeys: [ObjectIdentifier?] = []   // reusable stores' types; nil: one family's
+    @exclusivity(unchecked) private var erasedStore: Int32 = -1
+    @exclusivity(unchecked) private var lastStoreKey: ObjectIdentifier?
+    @exclusivity(unchecked) private var lastStoreIndex: Int32 = -1
     @exclusivity(unchecked) var preds: [Int32] = []            // data inputs, node by node (NodeInfo.predEnd)
     @exclusivity(unchecked) var orderEdges: [OrderEdge] = []
-    @exclusivity(unchecked) var groupNames: [String] = []
     @exclusivity(unchecked) var options: [Int32: NodeOptions] = [:]
     @exclusivity(unchecked) var destroyers: [Destroyer] = []
     @exclusivity(unchecked) private var lastDestroyerType: ObjectIdentifier?
@@ -63,8 +66,6 @@ public final class TaskGraph {
     /// so that a large graph is built without regrowing its storage.
     public func reserveCapacity(nodes: Int, inputs: Int = 0) {
         TaskGraph.reserve(&info, nodes)
-        TaskGraph.reserve(&names, nodes)
-        TaskGraph.reserve(&bodies, nodes)
         TaskGraph.reserve(&preds, inputs)
     }
 
@@ -79,7 +80,7 @@ public final class TaskGraph {
     /// named family, `#index` for an unnamed node.
     public func name<T>(of node: Node<T>) -> String {
         check(node, "name(of:)")
-        return NodeName.display(names[node.index], index: node.index, groups: groupNames)
+        return names[node.index]
     }
 
     // MARK: - The core
@@ -92,7 +93,7 @@ public final class TaskGraph {
 
     /// Records `node` as the next data input of the node that the next
     /// `addNode` call adds.
-    @inline(__always)
+    @usableFromInline
     func recordInput<T>(_ node: Node<T>) {
         check(node, "after:")
         preds.append(Int32(truncatingIfNeeded: node.index))
@@ -101,32 +102,79 @@ public final class TaskGraph {
     }
 
     /// Adds a node whose data inputs are those recorded since the previous
-    /// `addNode`. Every builder method ends here.
-    @inline(__always)
+    /// `addNode`, with a type-erased body (one closure per node).
     func addNode<Output: Sendable>(
         _ name: NodeName, options: NodeOptions, output: Output.Type, body: NodeBody
     ) -> Node<Output> {
+        if erasedStore < 0 {
+            stores.append(ErasedBodies())
+            storeKeys.append(nil)
+            erasedStore = Int32(stores.count - 1)
+        }
+        let erased = unsafeDowncast(stores[Int(erasedStore)], to: ErasedBodies.self)
+        let position = Int32(truncatingIfNeeded: erased.bodies.count)
+        var isAsync = false
+        if case .async = body { isAsync = true }
+        erased.bodies.append(body)
+        return addNode(name, options: options, output: Output.self, store: erasedStore, position: position, isAsync: isAsync)
+    }
+
+    /// The store of bodies of type `S` shared by all nodes of that type,
+    /// made on first use, and its index.
+    @usableFromInline
+    func store<S: BodyStore>(_ type: S.Type, make: () -> S) -> (store: S, index: Int32) {
+        let key = ObjectIdentifier(S.self)
+        if key == lastStoreKey { return (unsafeDowncast(stores[Int(lastStoreIndex)], to: S.self), lastStoreIndex) }
+        let index: Int32
+        if let known = storeKeys.firstIndex(where: { $0 == key }) {
+            index = Int32(known)
+        } else {
+            stores.append(make())
+            storeKeys.append(key)
+            index = Int32(stores.count - 1)
+        }
+        lastStoreKey = key
+        lastStoreIndex = index
+        return (unsafeDowncast(stores[Int(index)], to: S.self), index)
+    }
+
+    /// Adds a store used by one family of nodes only; returns its index.
+    func addStore(_ store: BodyStore) -> Int32 {
+        stores.append(store)
+        storeKeys.append(nil)
+        return Int32(stores.count - 1)
+    }
+
+    /// Adds a node whose data inputs are those recorded since the previous
+    /// `addNode`, running body `position` of store `store`. Every builder
+    /// method ends here.
+    @usableFromInline
+    func addNode<Output: Sendable>(
+        _ name: NodeName, options: NodeOptions, output: Output.Type, store: Int32, position: Int32, isAsync: Bool = false
+    ) -> Node<Output> {
         let index = info.count
         let predStart = index == 0 ? 0 : Int(info[index - 1].predEnd)
-        var flags: UInt8 = 0
-        if case .async = body { flags |= NodeInfo.isAsync }
+        var flags: UInt8 = isAsync ? NodeInfo.isAsync : 0
         if options != NodeOptions() {
             if options.needsSubmit { flags |= NodeInfo.needsSubmit }
             if options.timeout != nil { flags |= NodeInfo.hasTimeout }
             self.options[Int32(index)] = options
-            do { try options.validate(node: NodeName.display(name, index: index, groups: groupNames)) }
+            do { try options.validate(node: NodeName.display(name, index: index, groups: names.groups)) }
             catch { problems.append(error) }
         }
         let size = MemoryLayout<Output>.size, alignment = MemoryLayout<Output>.alignment
         let offset = (slotBytes + alignment - 1) & ~(alignment - 1)
         slotBytes = offset + size
         if alignment > slotAlignment { slotAlignment = alignment }
+        if slotBytes > Int(Int32.max) || index == Int(Int32.max) {
+            problems.append(.invalid("nodes", index, "graph '\(self.name)' is too large: at most \(Int32.max) nodes and 2 GiB of inline output values"))
+        }
         info.append(NodeInfo(predEnd: Int32(truncatingIfNeeded: preds.count),
                              inDegree: Int32(truncatingIfNeeded: preds.count - predStart),
                              outDegree: 0, readers: 0, destroyer: destroyer(for: Output.self),
-                             flags: flags, offset: offset))
-        names.append(name)
-        bodies.append(body)
+                             store: store, position: position,
+                             offset: Int32(truncatingIfNeeded: offset), flags: flags))
+        names.append(name, at: index)
         version &+= 1
         return Node(index: index, graph: id)
     }
@@ -154,8 +202,7 @@ public final class TaskGraph {
     /// when `base` is nil.
     func family(_ base: String?) -> (Int) -> NodeName {
         guard let base else { return { _ in .anonymous } }
-        groupNames.append(base)
-        let group = Int32(groupNames.count - 1)
+        let group = names.addGroup(base)
         return { .indexed(group: group, Int32(truncatingIfNeeded: $0)) }
     }
 
@@ -207,11 +254,10 @@ public final class TaskGraph {
     private func checkNames() throws(FlowError) {
         var seen = Set<String>()
         var groups = Set<String>()
-        for base in groupNames where !groups.insert(base).inserted {
+        for base in names.groups where !groups.insert(base).inserted {
             throw duplicate(base + "[…]")
         }
-        for name in names {
-            guard case .named(let text) = name else { continue }
+        for (_, text) in names.explicit {
             if text.isEmpty { throw .invalid("name", "\"\"", "node names in graph '\(self.name)' must not be empty") }
             if !seen.insert(text).inserted { throw duplicate(text) }
             if groups.contains(text) { throw duplicate(text) }

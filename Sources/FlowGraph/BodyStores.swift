@@ -1,0 +1,163 @@
+// Node bodies, kept by kind and type instead of one closure per node.
+//
+// The obvious way to store a typed body is a type-erased wrapper closure
+// per node (`{ run in run.put(try body(run.take(a)), at: index) }`). That
+// wrapper is one heap allocation when the graph is built and one release
+// when it is torn down — about a third of a small node's whole cost.
+// Instead, the builder keeps one `BodyStore` per kind and type of body (a
+// one-input `Int -> Int` task, a `parallel` family, …) holding the user's
+// closures in a typed array, and a node records (store, position). Running
+// a node is one virtual call into its store, which knows the types, reads
+// the inputs from the run's slots (the node's data inputs are
+// `plan.preds[predRange(node)]`, in `after:` order) and writes the output.
+// A family (`parallel`, `fanOut`, `map`) stores its one closure once and
+// uses the position as the family index.
+//
+// The fixed-arity `task` forms are `@inlinable`, so that they are
+// specialised in the caller's module: generic code there would look up the
+// store's and the closure array's type metadata at run time on every call
+// (a hash-table probe costing more than the allocation it replaces).
+//
+// Sharing: a store is appended to only by the builder (one thread: the
+// builder is not Sendable). Freezing takes a `snapshot()` — a new store
+// sharing the closure array copy-on-write — so a plan's stores are never
+// mutated, and the builder's later appends copy the array first.
+
+/// Bodies of one kind and type (abstract; see the subclasses below).
+@usableFromInline
+class BodyStore: @unchecked Sendable {  // mutated only by the builder's thread; plans hold immutable snapshots
+    @usableFromInline init() {}
+
+    /// Runs the synchronous body at `position` for node `node`.
+    func run(_ position: Int32, node: Int, in run: GraphExecution) throws {
+        preconditionFailure("FlowGraph: not a synchronous body store")
+    }
+
+    /// Runs the `async` body at `position` for node `node`.
+    func runAsync(_ position: Int32, node: Int, in run: GraphExecution) async throws {
+        preconditionFailure("FlowGraph: not an async body store")
+    }
+
+    /// A store with the same bodies that later appends to `self` do not change.
+    func snapshot() -> BodyStore { preconditionFailure("FlowGraph: snapshot() not implemented") }
+}
+
+/// Type-erased bodies (parameter packs, `fanIn`, `reduce`, `async` nodes):
+/// one closure per node.
+final class ErasedBodies: BodyStore, @unchecked Sendable {  // see BodyStore
+    @exclusivity(unchecked) var bodies: [NodeBody] = []
+
+    override func run(_ position: Int32, node: Int, in run: GraphExecution) throws {
+        guard case .sync(let body) = bodies[Int(position)] else { preconditionFailure("FlowGraph: async node run as sync") }
+        try body(run)
+    }
+
+    override func runAsync(_ position: Int32, node: Int, in run: GraphExecution) async throws {
+        guard case .async(let body) = bodies[Int(position)] else { preconditionFailure("FlowGraph: sync node run as async") }
+        try await body(run)
+    }
+
+    override func snapshot() -> BodyStore {
+        let copy = ErasedBodies()
+        copy.bodies = bodies
+        return copy
+    }
+}
+
+/// Synchronous bodies with no input.
+@usableFromInline
+final class Bodies0<Output: Sendable>: BodyStore, @unchecked Sendable {  // see BodyStore
+    @usableFromInline @exclusivity(unchecked) var bodies: [@Sendable () throws -> Output] = []
+
+    @usableFromInline override init() {}
+
+    override func run(_ position: Int32, node: Int, in run: GraphExecution) throws {
+        run.put(try bodies[Int(position)](), at: node)
+    }
+
+    override func snapshot() -> BodyStore {
+        let copy = Bodies0<Output>()
+        copy.bodies = bodies
+        return copy
+    }
+}
+
+/// Synchronous bodies with one input.
+@usableFromInline
+final class Bodies1<A: Sendable, Output: Sendable>: BodyStore, @unchecked Sendable {  // see BodyStore
+    @usableFromInline @exclusivity(unchecked) var bodies: [@Sendable (A) throws -> Output] = []
+
+    @usableFromInline override init() {}
+
+    override func run(_ position: Int32, node: Int, in run: GraphExecution) throws {
+        let inputs = run.plan.predRange(node).lowerBound
+        run.put(try bodies[Int(position)](run.take(inputs, as: A.self)), at: node)
+    }
+
+    override func snapshot() -> BodyStore {
+        let copy = Bodies1<A, Output>()
+        copy.bodies = bodies
+        return copy
+    }
+}
+
+/// Synchronous bodies with two inputs.
+@usableFromInline
+final class Bodies2<A: Sendable, B: Sendable, Output: Sendable>: BodyStore, @unchecked Sendable {  // see BodyStore
+    @usableFromInline @exclusivity(unchecked) var bodies: [@Sendable (A, B) throws -> Output] = []
+
+    @usableFromInline override init() {}
+
+    override func run(_ position: Int32, node: Int, in run: GraphExecution) throws {
+        let inputs = run.plan.predRange(node).lowerBound
+        let a = run.take(inputs, as: A.self)
+        run.put(try bodies[Int(position)](a, run.take(inputs + 1, as: B.self)), at: node)
+    }
+
+    override func snapshot() -> BodyStore {
+        let copy = Bodies2<A, B, Output>()
+        copy.bodies = bodies
+        return copy
+    }
+}
+
+/// One `parallel` family: one closure, called with the family index.
+final class ParallelBodies<Output: Sendable>: BodyStore, @unchecked Sendable {  // immutable after init
+    let body: @Sendable (Int) throws -> Output
+
+    init(_ body: @escaping @Sendable (Int) throws -> Output) { self.body = body }
+
+    override func run(_ position: Int32, node: Int, in run: GraphExecution) throws {
+        run.put(try body(Int(position)), at: node)
+    }
+
+    override func snapshot() -> BodyStore { self }
+}
+
+/// One `fanOut` family: one closure, called with the source's value and
+/// the family index.
+final class FanOutBodies<Input: Sendable, Output: Sendable>: BodyStore, @unchecked Sendable {  // immutable after init
+    let body: @Sendable (Input, Int) throws -> Output
+
+    init(_ body: @escaping @Sendable (Input, Int) throws -> Output) { self.body = body }
+
+    override func run(_ position: Int32, node: Int, in run: GraphExecution) throws {
+        let input = run.take(run.plan.predRange(node).lowerBound, as: Input.self)
+        run.put(try body(input, Int(position)), at: node)
+    }
+
+    override func snapshot() -> BodyStore { self }
+}
+
+/// One `map` family: one closure, called with the node's one input.
+final class MapBodies<Input: Sendable, Output: Sendable>: BodyStore, @unchecked Sendable {  // immutable after init
+    let body: @Sendable (Input) throws -> Output
+
+    init(_ body: @escaping @Sendable (Input) throws -> Output) { self.body = body }
+
+    override func run(_ position: Int32, node: Int, in run: GraphExecution) throws {
+        run.put(try body(run.take(run.plan.predRange(node).lowerBound, as: Input.self)), at: node)
+    }
+
+    override func snapshot() -> BodyStore { self }
+}
