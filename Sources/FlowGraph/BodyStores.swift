@@ -42,6 +42,26 @@ class BodyStore: @unchecked Sendable {  // mutated only by the builder's thread;
     func snapshot() -> BodyStore { preconditionFailure("FlowGraph: snapshot() not implemented") }
 }
 
+/// A plan's copy of a store's closures, in a buffer of its own: read at run
+/// time through a pointer, because `Array`'s subscript, called from these
+/// generic classes, is not specialised and looks up the closure type's
+/// metadata on every read (a hash-table probe per node).
+final class FrozenBodies<Body>: @unchecked Sendable {  // immutable after init
+    let base: UnsafeMutablePointer<Body>
+    let count: Int
+
+    init(_ bodies: [Body]) {
+        count = bodies.count
+        base = .allocate(capacity: max(1, count))
+        _ = UnsafeMutableBufferPointer(start: base, count: count).initialize(from: bodies)
+    }
+
+    deinit {
+        base.deinitialize(count: count)
+        base.deallocate()
+    }
+}
+
 /// Type-erased bodies (parameter packs, `fanIn`, `reduce`, `async` nodes):
 /// one closure per node.
 final class ErasedBodies: BodyStore, @unchecked Sendable {  // see BodyStore
@@ -67,17 +87,18 @@ final class ErasedBodies: BodyStore, @unchecked Sendable {  // see BodyStore
 /// Synchronous bodies with no input.
 @usableFromInline
 final class Bodies0<Output: Sendable>: BodyStore, @unchecked Sendable {  // see BodyStore
-    @usableFromInline @exclusivity(unchecked) var bodies: [@Sendable () throws -> Output] = []
+    @usableFromInline @exclusivity(unchecked) var bodies: [@Sendable () throws -> Output] = []   // the builder's
+    var frozen: FrozenBodies<@Sendable () throws -> Output>?                                     // a plan's (snapshot())
 
     @usableFromInline override init() {}
 
     override func run(_ position: Int32, node: Int, in run: GraphExecution) throws {
-        run.put(try bodies[Int(position)](), at: node)
+        run.put(try frozen.unsafelyUnwrapped.base[Int(position)](), at: node)
     }
 
     override func snapshot() -> BodyStore {
         let copy = Bodies0<Output>()
-        copy.bodies = bodies
+        copy.frozen = FrozenBodies(bodies)
         return copy
     }
 }
@@ -85,18 +106,19 @@ final class Bodies0<Output: Sendable>: BodyStore, @unchecked Sendable {  // see 
 /// Synchronous bodies with one input.
 @usableFromInline
 final class Bodies1<A: Sendable, Output: Sendable>: BodyStore, @unchecked Sendable {  // see BodyStore
-    @usableFromInline @exclusivity(unchecked) var bodies: [@Sendable (A) throws -> Output] = []
+    @usableFromInline @exclusivity(unchecked) var bodies: [@Sendable (A) throws -> Output] = []   // the builder's
+    var frozen: FrozenBodies<@Sendable (A) throws -> Output>?                                     // a plan's (snapshot())
 
     @usableFromInline override init() {}
 
     override func run(_ position: Int32, node: Int, in run: GraphExecution) throws {
         let inputs = run.plan.predRange(node).lowerBound
-        run.put(try bodies[Int(position)](run.take(inputs, as: A.self)), at: node)
+        run.put(try frozen.unsafelyUnwrapped.base[Int(position)](run.take(inputs, as: A.self)), at: node)
     }
 
     override func snapshot() -> BodyStore {
         let copy = Bodies1<A, Output>()
-        copy.bodies = bodies
+        copy.frozen = FrozenBodies(bodies)
         return copy
     }
 }
@@ -104,19 +126,20 @@ final class Bodies1<A: Sendable, Output: Sendable>: BodyStore, @unchecked Sendab
 /// Synchronous bodies with two inputs.
 @usableFromInline
 final class Bodies2<A: Sendable, B: Sendable, Output: Sendable>: BodyStore, @unchecked Sendable {  // see BodyStore
-    @usableFromInline @exclusivity(unchecked) var bodies: [@Sendable (A, B) throws -> Output] = []
+    @usableFromInline @exclusivity(unchecked) var bodies: [@Sendable (A, B) throws -> Output] = []   // the builder's
+    var frozen: FrozenBodies<@Sendable (A, B) throws -> Output>?                                     // a plan's (snapshot())
 
     @usableFromInline override init() {}
 
     override func run(_ position: Int32, node: Int, in run: GraphExecution) throws {
         let inputs = run.plan.predRange(node).lowerBound
         let a = run.take(inputs, as: A.self)
-        run.put(try bodies[Int(position)](a, run.take(inputs + 1, as: B.self)), at: node)
+        run.put(try frozen.unsafelyUnwrapped.base[Int(position)](a, run.take(inputs + 1, as: B.self)), at: node)
     }
 
     override func snapshot() -> BodyStore {
         let copy = Bodies2<A, B, Output>()
-        copy.bodies = bodies
+        copy.frozen = FrozenBodies(bodies)
         return copy
     }
 }
