@@ -20,8 +20,9 @@
 //
 // Sharing: a store is appended to only by the builder (one thread: the
 // builder is not Sendable). Freezing takes a `snapshot()` — a new store
-// sharing the closure array copy-on-write — so a plan's stores are never
-// mutated, and the builder's later appends copy the array first.
+// sharing the closures (a frozen `BodyList`, or the array of
+// `ErasedBodies` copy-on-write) — so a plan's stores are never mutated,
+// and the builder's later appends copy first.
 
 /// Bodies of one kind and type (abstract; see the subclasses below).
 @usableFromInline
@@ -42,18 +43,52 @@ class BodyStore: @unchecked Sendable {  // mutated only by the builder's thread;
     func snapshot() -> BodyStore { preconditionFailure("FlowGraph: snapshot() not implemented") }
 }
 
-/// A plan's copy of a store's closures, in a buffer of its own: read at run
-/// time through a pointer, because `Array`'s subscript, called from these
-/// generic classes, is not specialised and looks up the closure type's
-/// metadata on every read (a hash-table probe per node).
-final class FrozenBodies<Body>: @unchecked Sendable {  // immutable after init
-    let base: UnsafeMutablePointer<Body>
-    let count: Int
+/// A growable buffer of closures, handed from the builder to its plans
+/// without a copy.
+///
+/// The builder appends; `freeze()` marks the list frozen and gives it to
+/// the plan, which reads it at run time through `base` (`Array`'s
+/// subscript, called from the generic store classes, is not specialised
+/// and looks up the closure type's metadata on every read: a hash-table
+/// probe per node). A frozen list is never written again: the builder's
+/// next append copies it first (copy on write by flag, only when a graph
+/// is changed after it was frozen).
+@usableFromInline
+final class BodyList<Body>: @unchecked Sendable {  // written by the builder's thread only until frozen, then immutable
+    @usableFromInline @exclusivity(unchecked) var base: UnsafeMutablePointer<Body>
+    @usableFromInline @exclusivity(unchecked) var count = 0
+    @usableFromInline @exclusivity(unchecked) var capacity: Int
+    @usableFromInline @exclusivity(unchecked) var isFrozen = false
 
-    init(_ bodies: [Body]) {
-        count = bodies.count
-        base = .allocate(capacity: max(1, count))
-        _ = UnsafeMutableBufferPointer(start: base, count: count).initialize(from: bodies)
+    @usableFromInline init(capacity: Int = 16) {
+        self.capacity = capacity
+        base = .allocate(capacity: capacity)
+    }
+
+    /// Appends `body` (the builder; never on a frozen list).
+    @inlinable
+    func append(_ body: Body) {
+        if count == capacity { grow() }
+        (base + count).initialize(to: body)
+        count &+= 1
+    }
+
+    @usableFromInline
+    func grow() {
+        let bigger = UnsafeMutablePointer<Body>.allocate(capacity: 2 * capacity)
+        bigger.moveInitialize(from: base, count: count)
+        base.deallocate()
+        base = bigger
+        capacity *= 2
+    }
+
+    /// A writable copy of a frozen list.
+    @usableFromInline
+    func copy() -> BodyList<Body> {
+        let copy = BodyList(capacity: max(16, 2 * count))
+        copy.base.initialize(from: base, count: count)
+        copy.count = count
+        return copy
     }
 
     deinit {
@@ -87,18 +122,26 @@ final class ErasedBodies: BodyStore, @unchecked Sendable {  // see BodyStore
 /// Synchronous bodies with no input.
 @usableFromInline
 final class Bodies0<Output: Sendable>: BodyStore, @unchecked Sendable {  // see BodyStore
-    @usableFromInline @exclusivity(unchecked) var bodies: [@Sendable () throws -> Output] = []   // the builder's
-    var frozen: FrozenBodies<@Sendable () throws -> Output>?                                     // a plan's (snapshot())
+    @usableFromInline @exclusivity(unchecked) var bodies = BodyList<@Sendable () throws -> Output>()
+
+    /// Adds `body`; returns its position.
+    @inlinable
+    func append(_ body: @escaping @Sendable () throws -> Output) -> Int32 {
+        if bodies.isFrozen { bodies = bodies.copy() }
+        bodies.append(body)
+        return Int32(truncatingIfNeeded: bodies.count &- 1)
+    }
 
     @usableFromInline override init() {}
 
     override func run(_ position: Int32, node: Int, in run: GraphExecution) throws {
-        run.put(try frozen.unsafelyUnwrapped.base[Int(position)](), at: node)
+        run.put(try bodies.base[Int(position)](), at: node)
     }
 
     override func snapshot() -> BodyStore {
+        bodies.isFrozen = true
         let copy = Bodies0<Output>()
-        copy.frozen = FrozenBodies(bodies)
+        copy.bodies = bodies
         return copy
     }
 }
@@ -106,19 +149,27 @@ final class Bodies0<Output: Sendable>: BodyStore, @unchecked Sendable {  // see 
 /// Synchronous bodies with one input.
 @usableFromInline
 final class Bodies1<A: Sendable, Output: Sendable>: BodyStore, @unchecked Sendable {  // see BodyStore
-    @usableFromInline @exclusivity(unchecked) var bodies: [@Sendable (A) throws -> Output] = []   // the builder's
-    var frozen: FrozenBodies<@Sendable (A) throws -> Output>?                                     // a plan's (snapshot())
+    @usableFromInline @exclusivity(unchecked) var bodies = BodyList<@Sendable (A) throws -> Output>()
+
+    /// Adds `body`; returns its position.
+    @inlinable
+    func append(_ body: @escaping @Sendable (A) throws -> Output) -> Int32 {
+        if bodies.isFrozen { bodies = bodies.copy() }
+        bodies.append(body)
+        return Int32(truncatingIfNeeded: bodies.count &- 1)
+    }
 
     @usableFromInline override init() {}
 
     override func run(_ position: Int32, node: Int, in run: GraphExecution) throws {
         let inputs = run.plan.predRange(node).lowerBound
-        run.put(try frozen.unsafelyUnwrapped.base[Int(position)](run.take(inputs, as: A.self)), at: node)
+        run.put(try bodies.base[Int(position)](run.take(inputs, as: A.self)), at: node)
     }
 
     override func snapshot() -> BodyStore {
+        bodies.isFrozen = true
         let copy = Bodies1<A, Output>()
-        copy.frozen = FrozenBodies(bodies)
+        copy.bodies = bodies
         return copy
     }
 }
@@ -126,20 +177,28 @@ final class Bodies1<A: Sendable, Output: Sendable>: BodyStore, @unchecked Sendab
 /// Synchronous bodies with two inputs.
 @usableFromInline
 final class Bodies2<A: Sendable, B: Sendable, Output: Sendable>: BodyStore, @unchecked Sendable {  // see BodyStore
-    @usableFromInline @exclusivity(unchecked) var bodies: [@Sendable (A, B) throws -> Output] = []   // the builder's
-    var frozen: FrozenBodies<@Sendable (A, B) throws -> Output>?                                     // a plan's (snapshot())
+    @usableFromInline @exclusivity(unchecked) var bodies = BodyList<@Sendable (A, B) throws -> Output>()
+
+    /// Adds `body`; returns its position.
+    @inlinable
+    func append(_ body: @escaping @Sendable (A, B) throws -> Output) -> Int32 {
+        if bodies.isFrozen { bodies = bodies.copy() }
+        bodies.append(body)
+        return Int32(truncatingIfNeeded: bodies.count &- 1)
+    }
 
     @usableFromInline override init() {}
 
     override func run(_ position: Int32, node: Int, in run: GraphExecution) throws {
         let inputs = run.plan.predRange(node).lowerBound
         let a = run.take(inputs, as: A.self)
-        run.put(try frozen.unsafelyUnwrapped.base[Int(position)](a, run.take(inputs + 1, as: B.self)), at: node)
+        run.put(try bodies.base[Int(position)](a, run.take(inputs + 1, as: B.self)), at: node)
     }
 
     override func snapshot() -> BodyStore {
+        bodies.isFrozen = true
         let copy = Bodies2<A, B, Output>()
-        copy.frozen = FrozenBodies(bodies)
+        copy.bodies = bodies
         return copy
     }
 }

@@ -57,9 +57,9 @@ extension TaskGraph {
         body: @escaping @Sendable () throws -> Output
     ) -> Node<Output> {
         let (store, index) = store(Bodies0<Output>.self) { Bodies0() }
-        store.bodies.append(body)
+        let position = store.append(body)
         return addNode(name.map(NodeName.named) ?? .anonymous, options: options, output: Output.self,
-                       store: index, position: Int32(truncatingIfNeeded: store.bodies.count - 1))
+                       store: index, position: position)
     }
 
     /// `task(_:after:options:body:)` with one input.
@@ -72,9 +72,9 @@ extension TaskGraph {
     ) -> Node<Output> {
         recordInput(a)
         let (store, index) = store(Bodies1<A, Output>.self) { Bodies1() }
-        store.bodies.append(body)
+        let position = store.append(body)
         return addNode(name.map(NodeName.named) ?? .anonymous, options: options, output: Output.self,
-                       store: index, position: Int32(truncatingIfNeeded: store.bodies.count - 1))
+                       store: index, position: position)
     }
 
     /// `task(_:after:options:body:)` with two inputs.
@@ -88,8 +88,8 @@ extension TaskGraph {
         recordInput(a)
         recordInput(b)
         let (store, index) = store(Bodies2<A, B, Output>.self) { Bodies2() }
-        store.bodies.append(body)
+        let position = store.append(body)
         return addNode(name.map(NodeName.named) ?? .anonymous, options: options, output: Output.self,
-                       store: index, position: Int32(truncatingIfNeeded: store.bodies.count - 1))
+                       store: index, position: position)
     }
 }
