@@ -32,7 +32,10 @@ import Synchronization
 // long chains need no stack) and submit the others to the executor, which
 // from a worker pushes them on that worker's deque. A node with more than
 // `spreadThreshold` successors hands them to `spread` jobs that split the
-// range in halves (submitting one half) down to `leafSize`, so a wide
+// range in halves (submitting one half) down to a leaf of
+// `spreadLeaf(count)` successors — about 16 leaves per worker, at most
+// `maxLeaf` (long leaves keep a worker's writes to the per-node state
+// bytes together, short ones keep few heavy nodes parallel) — so a wide
 // fan-out is spread over the workers by stealing; roots are spread the
 // same way from the one job the caller submits.
 //
@@ -45,6 +48,16 @@ import Synchronization
 // precedes the RMW that made its successor ready, or its own subtraction).
 // The waiter loads `remainingSinks` with acquire before reading results,
 // which synchronises with every job's subtraction (a release sequence).
+//
+// Deferred arrivals: a node with exactly one successor that has other
+// predecessors too (the fan-in of `fanIn`, `reduce`) does not apply its
+// arrival at once; the job counts it in `JobState` and applies all the
+// arrivals it collected for that successor with one RMW: when it finishes
+// a node feeding another successor, before it runs a node that does not
+// feed only the deferred one, and when the job ends. A wide fan-in so
+// costs one contended RMW per job instead of one per node, and the
+// successor is never held back: every node run while arrivals are held
+// feeds it, so it could not have been ready before they finished.
 //
 // Cancellation and failure: `cancelled` (relaxed; a hint read before each
 // node starts) makes nodes not started yet finish as cancelled; a failed,
@@ -90,7 +103,7 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
     static let poisonUnit = 1 << 32
     static let pendingMask = (1 << 32) - 1
     static let spreadThreshold = 32
-    static let leafSize = 32
+    static let maxLeaf = 32
 
     enum Waiter {
         case continuation(CheckedContinuation<Void, Never>)
@@ -211,9 +224,9 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
     private func submitNode(_ node: Int32, poisoned: Bool) {
         let options = info[Int(node)].flags & NodeInfo.needsSubmit != 0 ? plan.options[node] : nil
         submitJob(priority: options?.priority ?? .normal, affinity: options?.affinity) {
-            var sinks = 0
-            self.runChain(node, poisoned: poisoned, sinks: &sinks)
-            self.flush(sinks)
+            var job = JobState()
+            self.runChain(node, poisoned: poisoned, job: &job)
+            self.end(&job)
         }
     }
 
@@ -226,38 +239,38 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
             submitJob { self.runRoots(mid, upper) }
             hi = mid
         }
-        var sinks = 0
+        var job = JobState()
         for r in lo..<hi {
             let node = plan.roots[r]
             if info[Int(node)].flags & NodeInfo.needsSubmit != 0 {
                 submitNode(node, poisoned: false)
             } else {
-                runChain(node, poisoned: false, sinks: &sinks)
+                runChain(node, poisoned: false, job: &job)
             }
         }
-        flush(sinks)
+        end(&job)
     }
 
     /// Makes successors `lo..<hi` of a finished node arrive and runs the
     /// ready ones, splitting off halves for other workers first.
-    func spread(_ lo: Int, _ hi: Int, poison: Bool) {
+    func spread(_ lo: Int, _ hi: Int, leaf: Int, poison: Bool) {
         var hi = hi
-        while hi - lo > GraphExecution.leafSize {
+        while hi - lo > leaf {
             let mid = lo + (hi - lo) / 2, upper = hi
-            submitJob { self.spread(mid, upper, poison: poison) }
+            submitJob { self.spread(mid, upper, leaf: leaf, poison: poison) }
             hi = mid
         }
-        var sinks = 0
+        var job = JobState()
         for k in lo..<hi {
             let s = succ[k]
             guard let poisoned = arrive(s, poison: poison) else { continue }
             if info[Int(s)].flags & NodeInfo.needsSubmit != 0 {
                 submitNode(s, poisoned: poisoned)
             } else {
-                runChain(s, poisoned: poisoned, sinks: &sinks)
+                runChain(s, poisoned: poisoned, job: &job)
             }
         }
-        flush(sinks)
+        end(&job)
     }
 
     /// One predecessor of `s` finished. Returns whether `s` is poisoned
@@ -272,10 +285,54 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
         return now >> 32 != 0
     }
 
+    /// What one job carries from node to node: the sinks it finished, and
+    /// arrivals it has not applied yet (see "Deferred arrivals" above).
+    struct JobState {
+        var sinks = 0
+        var deferred: Int32 = -1     // the successor the arrivals are for, or -1
+        var deferredCount = 0
+        var deferredPoison = 0
+    }
+
+    /// Ends a job: applies its deferred arrivals (running the node they
+    /// make ready, here), then subtracts its sinks.
+    func end(_ job: inout JobState) {
+        while job.deferred >= 0 {
+            let s = job.deferred
+            guard let poisoned = applyDeferred(&job) else { break }
+            if info[Int(s)].flags & NodeInfo.needsSubmit != 0 {
+                submitNode(s, poisoned: poisoned)
+            } else {
+                runChain(s, poisoned: poisoned, job: &job)
+            }
+        }
+        flush(job.sinks)
+    }
+
+    /// Applies the job's deferred arrivals with one RMW. Returns whether
+    /// the node is poisoned when they made it ready, nil when it still waits.
+    @inline(__always)
+    private func applyDeferred(_ job: inout JobState) -> Bool? {
+        let i = Int(job.deferred)
+        let delta = job.deferredPoison &* GraphExecution.poisonUnit &- job.deferredCount
+        job.deferred = -1
+        let now = (counters + i).pointee.wrappingAdd(delta, ordering: .acquiringAndReleasing).newValue
+        guard now & GraphExecution.pendingMask == 0 else { return nil }
+        return now >> 32 != 0
+    }
+
     /// Runs `start`, then a ready successor, and so on, on this thread.
-    func runChain(_ start: Int32, poisoned: Bool, sinks: inout Int) {
+    func runChain(_ start: Int32, poisoned: Bool, job: inout JobState) {
         var node = start, poisoned = poisoned
         while true {
+            if job.deferred >= 0 {
+                // Keep deferring only while the nodes run feed the same successor.
+                let lo = Int(succStart[Int(node)])
+                if succStart[Int(node) + 1] != Int32(lo + 1) || succ[lo] != job.deferred {
+                    let s = job.deferred
+                    if let ready = applyDeferred(&job) { submitNode(s, poisoned: ready) }
+                }
+            }
             let poison: Bool
             if info[Int(node)].flags & NodeInfo.isAsync != 0 {
                 if !poisoned && !cancelled.load(ordering: .relaxed) {
@@ -286,7 +343,7 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
             } else {
                 poison = execute(Int(node), poisoned: poisoned)
             }
-            guard let next = advance(node, poison: poison, sinks: &sinks) else { return }
+            guard let next = advance(node, poison: poison, job: &job) else { return }
             node = next.node
             poisoned = next.poisoned
         }
@@ -295,14 +352,39 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
     /// After `node` finished: counts it when it is a sink, else makes its
     /// successors arrive, submits all ready ones but one and returns that one.
     @inline(__always)
-    private func advance(_ node: Int32, poison: Bool, sinks: inout Int) -> (node: Int32, poisoned: Bool)? {
+    private func advance(_ node: Int32, poison: Bool, job: inout JobState) -> (node: Int32, poisoned: Bool)? {
         let lo = Int(succStart[Int(node)]), hi = Int(succStart[Int(node) + 1])
         if lo == hi {
-            sinks += 1
+            job.sinks += 1
             return nil
         }
+        if hi - lo == 1 && info[Int(succ[lo])].inDegree > 1 {
+            // One successor that waits for others too (fan-in): defer.
+            let s = succ[lo]
+            if s == job.deferred {
+                job.deferredCount &+= 1
+                if poison { job.deferredPoison &+= 1 }
+                return nil
+            }
+            var next: (node: Int32, poisoned: Bool)? = nil
+            if job.deferred >= 0 {
+                let previous = job.deferred
+                if let ready = applyDeferred(&job) {
+                    if info[Int(previous)].flags & NodeInfo.needsSubmit == 0 {
+                        next = (previous, ready)
+                    } else {
+                        submitNode(previous, poisoned: ready)
+                    }
+                }
+            }
+            job.deferred = s
+            job.deferredCount = 1
+            job.deferredPoison = poison ? 1 : 0
+            return next
+        }
         if hi - lo > GraphExecution.spreadThreshold {
-            submitJob { self.spread(lo, hi, poison: poison) }
+            let leaf = max(1, min(GraphExecution.maxLeaf, (hi - lo) / (executor.workerCount * 16)))
+            submitJob { self.spread(lo, hi, leaf: leaf, poison: poison) }
             return nil
         }
         var next: (node: Int32, poisoned: Bool)? = nil
@@ -372,11 +454,11 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
         }
         let task = Task(executorPreference: executor, priority: priority) {
             let poison = await self.executeAsync(Int(node), timeout: options?.timeout ?? self.asyncTimeout)
-            var sinks = 0
-            if let next = self.advance(node, poison: poison, sinks: &sinks) {
-                self.runChain(next.node, poisoned: next.poisoned, sinks: &sinks)
+            var job = JobState()
+            if let next = self.advance(node, poison: poison, job: &job) {
+                self.runChain(next.node, poisoned: next.poisoned, job: &job)
             }
-            self.flush(sinks)
+            self.end(&job)
         }
         asyncTasks.withLock { $0.append(task) }
         if cancelledByCaller.load(ordering: .relaxed) { task.cancel() }
