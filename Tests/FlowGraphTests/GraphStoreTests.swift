@@ -70,3 +70,50 @@ struct GraphStoreTests {
         #expect(throws: FlowError.self) { try graph.validate() }
     }
 }
+
+// Fan-in arrivals are applied per job, not per node (GraphExecution,
+// "Deferred arrivals"): a failure among thousands of fan-in inputs must
+// still poison the sink, and sinks downstream of held arrivals must run.
+@Suite("Graph deferred fan-in arrivals", .serialized, .timeLimit(.minutes(1)))
+struct GraphDeferredArrivalTests {
+    @Test func aFailureAmongManyFanInInputsSkipsTheSinkUnderContinue() async throws {
+        let executor = try Executor(workers: 2, name: "g-deferred")
+        for failing in [0, 1, 777, 4_999] {
+            let graph = TaskGraph("deferred")
+            let source = graph.task { 1 }
+            let wide = graph.fanOut(from: source, count: 5_000) { (x: Int, i: Int) throws -> Int in
+                if i == failing { throw TestFailure(tag: "n\(i)") }
+                return x + i
+            }
+            let sink = graph.fanIn(wide) { $0.count }
+            let sideSums = graph.reduce(Array(wide[0..<1000]), splitEvery: 7) { $0.reduce(0, +) }
+            let independent = graph.fanIn(graph.parallel(3_000) { $0 }) { $0.reduce(0, +) }
+            do {
+                _ = try await graph.run(on: executor, errorPolicy: .continue)
+                Issue.record("expected a GraphError")
+            } catch let error as GraphError {
+                #expect(error.failures.count == 1)
+                #expect(error.run.state(of: sink) == .skipped)
+                #expect(error.run.state(of: sideSums) == (failing < 1000 ? .skipped : .succeeded))
+                #expect(error.run[independent] == (0..<3_000).reduce(0, +))
+                #expect(error.run.state(of: wide[(failing + 1) % 5_000]) == .succeeded)
+            }
+        }
+        await executor.shutdown()
+    }
+
+    @Test func fanInsOfEverySizeCompleteWithTheirValues() async throws {
+        let executor = try Executor(workers: 2, name: "g-fanin")
+        for width in [1, 2, 31, 32, 33, 64, 65, 1_000, 20_000] {
+            let graph = TaskGraph("fanin")
+            let source = graph.task { 2 }
+            let wide = graph.fanOut(from: source, count: width) { $0 * $1 }
+            let sum = graph.fanIn(wide) { $0.reduce(0, +) }
+            let tree = graph.reduce(wide, splitEvery: 3) { $0.reduce(0, +) }
+            let both = graph.task(after: sum, tree) { $0 == $1 ? $0 : -1 }
+            let run = try await graph.run(on: executor)
+            #expect(run[both] == 2 * (0..<width).reduce(0, +), "width \(width)")
+        }
+        await executor.shutdown()
+    }
+}
