@@ -243,3 +243,25 @@ final class MapBodies<Input: Sendable, Output: Sendable>: BodyStore, @unchecked 
 
     override func snapshot() -> BodyStore { self }
 }
+
+/// One `fanIn` node, or every node of one `reduce`: one closure, called
+/// with the node's inputs in order.
+final class FanInBodies<Input: Sendable, Output: Sendable>: BodyStore, @unchecked Sendable {  // immutable once the builder set `index`
+    let body: @Sendable ([Input]) throws -> Output
+    var index: Int32 = -1   // in the builder's stores
+
+    init(_ body: @escaping @Sendable ([Input]) throws -> Output) { self.body = body }
+
+    override func run(_ position: Int32, node: Int, in run: GraphExecution) throws {
+        let inputs = run.plan.predRange(node)
+        let values = [Input](unsafeUninitializedCapacity: inputs.count) { buffer, initialized in
+            for k in 0..<inputs.count {
+                (buffer.baseAddress! + k).initialize(to: run.take(inputs.lowerBound + k, as: Input.self))
+            }
+            initialized = inputs.count
+        }
+        run.put(try body(values), at: node)
+    }
+
+    override func snapshot() -> BodyStore { self }
+}

@@ -15,16 +15,8 @@ extension TaskGraph {
             problem(.invalid("count", count, "of parallel(_:name:) '\(name ?? "unnamed")' must be at least 0"))
             return []
         }
-        let nameOf = family(name)
-        reserveCapacity(nodes: count)
-        var nodes: [Node<Output>] = []
-        nodes.reserveCapacity(count)
-        let store = addStore(ParallelBodies(body))
-        for i in 0..<count {
-            nodes.append(addNode(nameOf(i), options: options, output: Output.self,
-                                 store: store, position: Int32(truncatingIfNeeded: i)))
-        }
-        return nodes
+        return addFamily(count, name: name, options: options, output: Output.self,
+                         store: addStore(ParallelBodies(body)), input: nil)
     }
 
     /// Adds `count` nodes after `source`; node `i` runs `body(value, i)`
@@ -41,17 +33,9 @@ extension TaskGraph {
             problem(.invalid("count", count, "of fanOut(from:count:) '\(name ?? "unnamed")' must be at least 0"))
             return []
         }
-        let nameOf = family(name)
-        reserveCapacity(nodes: count, inputs: count)
-        var nodes: [Node<Output>] = []
-        nodes.reserveCapacity(count)
-        let store = addStore(FanOutBodies(body))
-        for i in 0..<count {
-            recordInput(source)
-            nodes.append(addNode(nameOf(i), options: options, output: Output.self,
-                                 store: store, position: Int32(truncatingIfNeeded: i)))
-        }
-        return nodes
+        let source = source.index
+        return addFamily(count, name: name, options: options, output: Output.self,
+                         store: addStore(FanOutBodies(body)), input: { _ in source })
     }
 
     /// Adds one node after all of `inputs`; its body gets their values in
@@ -74,17 +58,9 @@ extension TaskGraph {
         options: NodeOptions = NodeOptions(),
         body: @escaping @Sendable (Input) throws -> Output
     ) -> [Node<Output>] {
-        let nameOf = family(name)
-        reserveCapacity(nodes: inputs.count, inputs: inputs.count)
-        var nodes: [Node<Output>] = []
-        nodes.reserveCapacity(inputs.count)
-        let store = addStore(MapBodies(body))
-        for (i, input) in inputs.enumerated() {
-            recordInput(input)
-            nodes.append(addNode(nameOf(i), options: options, output: Output.self,
-                                 store: store, position: Int32(truncatingIfNeeded: i)))
-        }
-        return nodes
+        for input in inputs { check(input, "map") }
+        return addFamily(inputs.count, name: name, options: options, output: Output.self,
+                         store: addStore(MapBodies(body)), input: { inputs[$0].index })
     }
 
     func addFanIn<Input: Sendable, Output: Sendable>(
@@ -93,15 +69,21 @@ extension TaskGraph {
         options: NodeOptions,
         body: @escaping @Sendable ([Input]) throws -> Output
     ) -> Node<Output> {
+        addFanIn(inputs, name: name, options: options, store: addFanInStore(FanInBodies(body)))
+    }
+
+    /// A fan-in node running `store`'s body (`reduce` shares one store
+    /// among all its nodes).
+    func addFanIn<Input: Sendable, Output: Sendable>(
+        _ inputs: ArraySlice<Node<Input>>, name: NodeName, options: NodeOptions, store: FanInBodies<Input, Output>
+    ) -> Node<Output> {
         TaskGraph.reserve(&preds, inputs.count)
-        for input in inputs { recordInput(input) }
-        let index = nodeCount
-        let inputs = Array(inputs)
-        return addNode(name, options: options, output: Output.self, body: .sync { run in
-            var values: [Input] = []
-            values.reserveCapacity(inputs.count)
-            for input in inputs { values.append(run.take(input)) }
-            run.put(try body(values), at: index)
-        })
+        inputs.withUnsafeBufferPointer { inputs in
+            for input in inputs {
+                check(input, "fanIn")
+                recordInput(at: input.index)
+            }
+        }
+        return addNode(name, options: options, output: Output.self, store: store.index, position: 0)
     }
 }

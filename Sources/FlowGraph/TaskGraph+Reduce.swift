@@ -25,6 +25,7 @@ extension TaskGraph {
             problem(.invalid("splitEvery", splitEvery, "of reduce '\(name ?? "unnamed")' must be at least 2"))
             k = 2
         }
+        let store = addFanInStore(FanInBodies(body))
         var level = inputs
         var depth = 0
         while level.count > k {
@@ -32,11 +33,11 @@ extension TaskGraph {
             var next: [Node<Value>] = []
             next.reserveCapacity((level.count + k - 1) / k)
             for (i, lo) in stride(from: 0, to: level.count, by: k).enumerated() {
-                next.append(addFanIn(level[lo..<min(lo + k, level.count)], name: nameOf(i), options: options, body: body))
+                next.append(addFanIn(level[lo..<min(lo + k, level.count)], name: nameOf(i), options: options, store: store))
             }
             level = next
             depth += 1
         }
-        return addFanIn(level[...], name: name.map(NodeName.named) ?? .anonymous, options: options, body: body)
+        return addFanIn(level[...], name: name.map(NodeName.named) ?? .anonymous, options: options, store: store)
     }
 }

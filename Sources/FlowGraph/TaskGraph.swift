@@ -96,9 +96,7 @@ public final class TaskGraph {
     @usableFromInline
     func recordInput<T>(_ node: Node<T>) {
         check(node, "after:")
-        preds.append(Int32(truncatingIfNeeded: node.index))
-        info[node.index].readers &+= 1
-        info[node.index].outDegree &+= 1
+        recordInput(at: node.index)
     }
 
     /// Adds a node whose data inputs are those recorded since the previous
@@ -145,6 +143,12 @@ public final class TaskGraph {
         return Int32(stores.count - 1)
     }
 
+    /// Adds a fan-in store (one body, for one `fanIn` or all the nodes of one `reduce`).
+    func addFanInStore<Input: Sendable, Output: Sendable>(_ store: FanInBodies<Input, Output>) -> FanInBodies<Input, Output> {
+        store.index = addStore(store as BodyStore)
+        return store
+    }
+
     /// Adds a node whose data inputs are those recorded since the previous
     /// `addNode`, running body `position` of store `store`. Every builder
     /// method ends here.
@@ -177,6 +181,64 @@ public final class TaskGraph {
         names.append(name, at: index)
         version &+= 1
         return Node(index: index, graph: id)
+    }
+
+    /// Adds `count` nodes running positions `0..<count` of `store`, node
+    /// `i` reading node `input(i)` when `input` is given, named `base[i]`
+    /// (unnamed when `base` is nil). `parallel`, `fanOut` and `map` end
+    /// here: with default options the loop does only the per-node appends
+    /// (types, sizes and names are worked out once), and the handles are
+    /// written straight into the returned array.
+    func addFamily<Output: Sendable>(
+        _ count: Int, name base: String?, options: NodeOptions, output: Output.Type,
+        store: Int32, input: ((Int) -> Int)?
+    ) -> [Node<Output>] {
+        let nameOf = family(base)
+        reserveCapacity(nodes: count, inputs: input == nil ? 0 : count)
+        let first = info.count
+        if options != NodeOptions() {
+            for i in 0..<count {
+                if let input { recordInput(at: input(i)) }
+                let _: Node<Output> = addNode(nameOf(i), options: options, output: Output.self,
+                                              store: store, position: Int32(truncatingIfNeeded: i))
+            }
+        } else {
+            let size = MemoryLayout<Output>.size, alignment = MemoryLayout<Output>.alignment
+            let destroyer = destroyer(for: Output.self)
+            var slot = slotBytes
+            var predStart = first == 0 ? 0 : Int(info[first - 1].predEnd)
+            for i in 0..<count {
+                if let input { recordInput(at: input(i)) }
+                let offset = (slot + alignment - 1) & ~(alignment - 1)
+                slot = offset + size
+                info.append(NodeInfo(predEnd: Int32(truncatingIfNeeded: preds.count),
+                                     inDegree: Int32(truncatingIfNeeded: preds.count - predStart),
+                                     outDegree: 0, readers: 0, destroyer: destroyer,
+                                     store: store, position: Int32(truncatingIfNeeded: i),
+                                     offset: Int32(truncatingIfNeeded: offset), flags: 0))
+                predStart = preds.count
+                names.append(nameOf(i), at: first + i)
+            }
+            slotBytes = slot
+            if alignment > slotAlignment { slotAlignment = alignment }
+            if slotBytes > Int(Int32.max) || info.count > Int(Int32.max) {
+                problems.append(.invalid("nodes", info.count, "graph '\(self.name)' is too large: at most \(Int32.max) nodes and 2 GiB of inline output values"))
+            }
+            version &+= 1
+        }
+        let graph = id
+        return [Node<Output>](unsafeUninitializedCapacity: count) { buffer, initialized in
+            for i in 0..<count { (buffer.baseAddress! + i).initialize(to: Node(index: first + i, graph: graph)) }
+            initialized = count
+        }
+    }
+
+    /// `recordInput` for a node index already checked.
+    @inline(__always)
+    func recordInput(at node: Int) {
+        preds.append(Int32(truncatingIfNeeded: node))
+        info[node].readers &+= 1
+        info[node].outDegree &+= 1
     }
 
     /// The index of the function that destroys an `Output` in its slot;
