@@ -144,7 +144,9 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
     }
 
     deinit {
-        for i in 0..<n { destroyValue(i) }
+        if !plan.destroyers.isEmpty {   // else every output is trivial: nothing to destroy
+            for i in 0..<n { destroyValue(i) }
+        }
         counters.deinitialize(count: 2 * n)
         counters.deallocate()
         states.deallocate()
