@@ -10,14 +10,16 @@ import Synchronization
 // GraphExecution — one run of a GraphPlan on an Executor.
 //
 // Per node, in buffers made for this run:
-// - `counters[i]`: predecessors not finished yet, in the low 32 bits, plus
+// - `counters` (only for the nodes that need them: GraphPlan.counterOf)
+//   in-degree counter of node i: predecessors not finished yet, in the
+//   low 32 bits, plus
 //   one `poisonUnit` (bit 32 and up) per predecessor that failed or was not
 //   run. A finishing predecessor adds -1 (or poisonUnit - 1) with one
 //   acquire-release RMW, so "ready" (low bits zero) and "poisoned" arrive
 //   together. Nodes with exactly one predecessor skip the atomic: the
 //   predecessor that finishes is the one that makes them ready, and it
 //   passes the poison flag along.
-// - `counters[n + i]`: readers of node i's value not run yet (only used
+// - readers counter of node i: readers of its value not run yet (only
 //   when it has more than one reader and a type with something to
 //   release; a single reader moves the value out, trivial types are copied).
 // - `states[i]`: NodeState code, plus hasValue / released bits. Written by
@@ -86,7 +88,9 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
     let stores: [BodyStore]
     let succStart: [Int32]
     let succ: [Int32]
-    let counters: UnsafeMutablePointer<Atomic<Int>>
+    let counters: UnsafeMutablePointer<Atomic<Int>>   // GraphPlan.counterOf, counterStart
+    let counterCount: Int
+    let counterOf: [Int32]
     let states: UnsafeMutablePointer<UInt8>
     let slots: UnsafeMutableRawPointer
     let times: UnsafeMutablePointer<UInt64>?         // start, end per node (ns, monotonic)
@@ -126,11 +130,10 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
         stores = plan.stores
         succStart = plan.succStart
         succ = plan.succ
-        counters = .allocate(capacity: 2 * n)
-        for i in 0..<n {
-            (counters + i).initialize(to: Atomic(Int(info[i].inDegree)))
-            (counters + n + i).initialize(to: Atomic(Int(info[i].readers)))
-        }
+        counterOf = plan.counterOf
+        counterCount = plan.counterStart.count
+        counters = .allocate(capacity: max(1, counterCount))
+        for (k, start) in plan.counterStart.enumerated() { (counters + k).initialize(to: Atomic(start)) }
         states = .allocate(capacity: n)
         states.initialize(repeating: 0, count: n)
         slots = .allocate(byteCount: max(1, plan.slotBytes), alignment: plan.slotAlignment)
@@ -147,7 +150,7 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
         if !plan.destroyers.isEmpty {   // else every output is trivial: nothing to destroy
             for i in 0..<n { destroyValue(i) }
         }
-        counters.deinitialize(count: 2 * n)
+        counters.deinitialize(count: counterCount)
         counters.deallocate()
         states.deallocate()
         slots.deallocate()
@@ -282,7 +285,7 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
         let i = Int(s)
         if info[i].inDegree == 1 { return poison }
         let delta = poison ? GraphExecution.poisonUnit - 1 : -1
-        let now = (counters + i).pointee.wrappingAdd(delta, ordering: .acquiringAndReleasing).newValue
+        let now = (counters + Int(counterOf[i])).pointee.wrappingAdd(delta, ordering: .acquiringAndReleasing).newValue
         guard now & GraphExecution.pendingMask == 0 else { return nil }
         return now >> 32 != 0
     }
@@ -318,7 +321,7 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
         let i = Int(job.deferred)
         let delta = job.deferredPoison &* GraphExecution.poisonUnit &- job.deferredCount
         job.deferred = -1
-        let now = (counters + i).pointee.wrappingAdd(delta, ordering: .acquiringAndReleasing).newValue
+        let now = (counters + Int(counterOf[i])).pointee.wrappingAdd(delta, ordering: .acquiringAndReleasing).newValue
         guard now & GraphExecution.pendingMask == 0 else { return nil }
         return now >> 32 != 0
     }
@@ -548,11 +551,17 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
             return p.move()
         }
         let value = p.pointee
-        if (counters + n + i).pointee.wrappingSubtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
+        if readers(of: i).pointee.wrappingSubtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
             p.deinitialize(count: 1)
             states[i] |= NodeState.released
         }
         return value
+    }
+
+    /// Node i's readers counter (it has more than one reader and a value to release).
+    @inline(__always)
+    private func readers(of i: Int) -> UnsafeMutablePointer<Atomic<Int>> {
+        counters + Int(counterOf[i]) + (info[i].inDegree > 1 ? 1 : 0)
     }
 
     /// Stores the running node's output.
@@ -566,7 +575,7 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
     private func dropReader(_ p: Int) {
         if info[p].destroyer < 0 { return }
         if info[p].readers == 1
-            || (counters + n + p).pointee.wrappingSubtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
+            || readers(of: p).pointee.wrappingSubtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
             destroyValue(p)
         }
     }

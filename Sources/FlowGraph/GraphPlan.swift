@@ -20,6 +20,13 @@ public final class GraphPlan: Sendable {
     let roots: [Int32]          // nodes with no predecessor
     let stores: [BodyStore]     // snapshots: later builder changes do not reach a plan
     let sinkCount: Int
+    /// Where node i's counters are in a run's counter buffer: its in-degree
+    /// counter (only when it has more than one predecessor), then its
+    /// readers counter (only when more than one node reads a value with
+    /// something to release). Other nodes need none. `counterStart` holds
+    /// the counters' initial values.
+    let counterOf: [Int32]
+    let counterStart: [Int]
 
     let names: NodeNames
     let options: [Int32: NodeOptions]
@@ -60,6 +67,18 @@ public final class GraphPlan: Sendable {
         }
         succStart[n] = total
         sinkCount = sinks
+        var counterOf = [Int32](repeating: -1, count: n)
+        var counterStart: [Int] = []
+        for i in 0..<n {
+            let node = info[i]
+            let pending = node.inDegree > 1, shared = node.readers > 1 && node.destroyer >= 0
+            guard pending || shared else { continue }
+            counterOf[i] = Int32(truncatingIfNeeded: counterStart.count)
+            if pending { counterStart.append(Int(node.inDegree)) }
+            if shared { counterStart.append(Int(node.readers)) }
+        }
+        self.counterOf = counterOf
+        self.counterStart = counterStart
         var succ = [Int32](repeating: 0, count: Int(total))
         var cursor = succStart
         var start = 0
