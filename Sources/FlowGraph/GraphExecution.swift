@@ -13,9 +13,9 @@ import Synchronization
 // - `counters`, only for the nodes that need them (GraphPlan.counterOf):
 //   the in-degree counter of node i holds its predecessors not finished
 //   yet in the low 32 bits, plus one `poisonUnit` (bit 32 and up) per
-//   predecessor that failed or was not run. A finishing predecessor adds -1 (or poisonUnit - 1) with one
-//   acquire-release RMW, so "ready" (low bits zero) and "poisoned" arrive
-//   together. Nodes with exactly one predecessor skip the atomic: the
+//   predecessor that failed or was not run. A finishing predecessor adds
+//   -1 (or poisonUnit - 1) with one acquire-release RMW, so "ready" (low
+//   bits zero) and "poisoned" arrive together. Nodes with exactly one predecessor skip the atomic: the
 //   predecessor that finishes is the one that makes them ready, and it
 //   passes the poison flag along.
 // - readers counter of node i: readers of its value not run yet (only
