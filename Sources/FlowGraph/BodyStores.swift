@@ -254,7 +254,9 @@ final class FanInBodies<Input: Sendable, Output: Sendable>: BodyStore, @unchecke
 
     override func run(_ position: Int32, node: Int, in run: GraphExecution) throws {
         let inputs = run.plan.predRange(node)
-        let values = [Input](unsafeUninitializedCapacity: inputs.count) { buffer, initialized in
+        // (No `unsafeUninitializedCapacity: 0`: it writes the count of the
+        // shared empty-array storage, a race between threads.)
+        let values = inputs.isEmpty ? [] : [Input](unsafeUninitializedCapacity: inputs.count) { buffer, initialized in
             for k in 0..<inputs.count {
                 (buffer.baseAddress! + k).initialize(to: run.take(inputs.lowerBound + k, as: Input.self))
             }

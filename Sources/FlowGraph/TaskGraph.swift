@@ -227,6 +227,7 @@ public final class TaskGraph {
             version &+= 1
         }
         let graph = id
+        guard count > 0 else { return [] }  // capacity 0 would write the shared empty-array storage
         return [Node<Output>](unsafeUninitializedCapacity: count) { buffer, initialized in
             for i in 0..<count { (buffer.baseAddress! + i).initialize(to: Node(index: first + i, graph: graph)) }
             initialized = count
