@@ -79,8 +79,12 @@ extension TaskGraph {
     ) -> Node<Output> {
         TaskGraph.reserve(&preds, inputs.count)
         inputs.withUnsafeBufferPointer { inputs in
-            for input in inputs {
-                check(input, "fanIn")
+            // By index: a generic buffer iterator looks up metadata per element.
+            guard let base = inputs.baseAddress else { return }
+            for k in 0..<inputs.count {
+                let input = base[k]
+                precondition(input.graph == id && input.index < info.count,
+                             "TaskGraph.fanIn: node #\(input.index) belongs to another graph than '\(name)'")
                 recordInput(at: input.index)
             }
         }

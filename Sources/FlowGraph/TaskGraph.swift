@@ -228,8 +228,17 @@ public final class TaskGraph {
         }
         let graph = id
         guard count > 0 else { return [] }  // capacity 0 would write the shared empty-array storage
+        // Raw stores of the two trivial fields: a typed `initialize` here,
+        // in generic code, would look up `Node<Output>`'s metadata per element.
+        let stride = MemoryLayout<Node<Output>>.stride
+        let indexAt = MemoryLayout<Node<Output>>.offset(of: \Node<Output>.index)!
+        let graphAt = MemoryLayout<Node<Output>>.offset(of: \Node<Output>.graph)!
         return [Node<Output>](unsafeUninitializedCapacity: count) { buffer, initialized in
-            for i in 0..<count { (buffer.baseAddress! + i).initialize(to: Node(index: first + i, graph: graph)) }
+            let raw = UnsafeMutableRawPointer(buffer.baseAddress!)
+            for i in 0..<count {
+                raw.storeBytes(of: first + i, toByteOffset: i * stride + indexAt, as: Int.self)
+                raw.storeBytes(of: graph, toByteOffset: i * stride + graphAt, as: UInt64.self)
+            }
             initialized = count
         }
     }
