@@ -55,28 +55,30 @@ public final class GraphPlan: Sendable {
         preds = graph.preds
         stores = graph.stores.map { $0.snapshot() }
 
-        // Successors in CSR form: data readers in node order, then order-only edges.
+        // One pass over the nodes: where each node's successors start (CSR:
+        // data readers in node order, then order-only edges), roots, sinks,
+        // and the counters the nodes need.
         var succStart = [Int32](repeating: 0, count: n + 1)
+        var counterOf = [Int32](repeating: -1, count: n)
+        var counterStart: [Int] = []
+        var roots: [Int32] = []
         var total: Int32 = 0
-        var rootCount = 0, sinks = 0
+        var sinks = 0
         for i in 0..<n {
+            let node = info[i]
             succStart[i] = total
-            total &+= info[i].outDegree
-            if info[i].inDegree == 0 { rootCount += 1 }
-            if info[i].outDegree == 0 { sinks += 1 }
+            total &+= node.outDegree
+            if node.inDegree == 0 { roots.append(Int32(truncatingIfNeeded: i)) }
+            if node.outDegree == 0 { sinks += 1 }
+            let pending = node.inDegree > 1, shared = node.readers > 1 && node.destroyer >= 0
+            if pending || shared {
+                counterOf[i] = Int32(truncatingIfNeeded: counterStart.count)
+                if pending { counterStart.append(Int(node.inDegree)) }
+                if shared { counterStart.append(Int(node.readers)) }
+            }
         }
         succStart[n] = total
         sinkCount = sinks
-        var counterOf = [Int32](repeating: -1, count: n)
-        var counterStart: [Int] = []
-        for i in 0..<n {
-            let node = info[i]
-            let pending = node.inDegree > 1, shared = node.readers > 1 && node.destroyer >= 0
-            guard pending || shared else { continue }
-            counterOf[i] = Int32(truncatingIfNeeded: counterStart.count)
-            if pending { counterStart.append(Int(node.inDegree)) }
-            if shared { counterStart.append(Int(node.readers)) }
-        }
         self.counterOf = counterOf
         self.counterStart = counterStart
         var succ = [Int32](repeating: 0, count: Int(total))
@@ -85,7 +87,7 @@ public final class GraphPlan: Sendable {
         for j in 0..<n {
             let end = Int(info[j].predEnd)
             for k in start..<end {
-                let p = Int(graph.preds[k])
+                let p = Int(preds[k])
                 succ[Int(cursor[p])] = Int32(j)
                 cursor[p] &+= 1
             }
@@ -97,9 +99,6 @@ public final class GraphPlan: Sendable {
             cursor[Int(edge.from)] &+= 1
             if edge.from >= edge.to { backwards = true }
         }
-        var roots: [Int32] = []
-        roots.reserveCapacity(rootCount)
-        for i in 0..<n where info[i].inDegree == 0 { roots.append(Int32(i)) }
         self.roots = roots
         self.succStart = succStart
         self.succ = succ
