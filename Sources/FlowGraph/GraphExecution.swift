@@ -84,7 +84,10 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
     let n: Int
     let info: [NodeInfo]
     let preds: [Int32]
-    let stores: [BodyStore]
+    /// The plan's stores, unretained: calling into one costs no reference
+    /// counting (both workers would otherwise retain and release the same
+    /// store object per node). The plan, which this run holds, owns them.
+    let stores: UnsafeMutablePointer<Unmanaged<BodyStore>>
     let succStart: [Int32]
     let succ: [Int32]
     let counters: UnsafeMutablePointer<Atomic<Int>>   // GraphPlan.counterOf, counterStart
@@ -126,7 +129,8 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
         n = plan.nodeCount
         info = plan.info
         preds = plan.preds
-        stores = plan.stores
+        stores = .allocate(capacity: max(1, plan.stores.count))
+        for (k, store) in plan.stores.enumerated() { (stores + k).initialize(to: .passUnretained(store)) }
         succStart = plan.succStart
         succ = plan.succ
         counterOf = plan.counterOf
@@ -151,6 +155,7 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
         }
         counters.deinitialize(count: counterCount)
         counters.deallocate()
+        stores.deallocate()
         states.deallocate()
         slots.deallocate()
         times?.deallocate()
@@ -418,7 +423,7 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
             if let monitor { monitor.started(i, at: t0, worker: executor.currentWorkerIndex) }
         }
         do {
-            try stores[Int(info[i].store)].run(info[i].position, node: i, in: self)
+            try stores[Int(info[i].store)]._withUnsafeGuaranteedRef { try $0.run(info[i].position, node: i, in: self) }
         } catch {
             if timed { record(i, t0) }
             fail(i, error)
@@ -470,7 +475,7 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
 
     private func executeAsync(_ i: Int, timeout: Duration?) async -> Bool {
         if cancelled.load(ordering: .relaxed) { return skip(i, poisoned: false) }
-        let store = stores[Int(info[i].store)], position = info[i].position
+        let store = stores[Int(info[i].store)].takeUnretainedValue(), position = info[i].position
         let t0 = GraphExecution.now()
         monitor?.started(i, at: t0, worker: nil)  // it may resume on any worker
         do {
