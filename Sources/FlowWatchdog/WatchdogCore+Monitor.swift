@@ -66,7 +66,7 @@ extension WatchdogCore {
             sleepTarget.store(0, ordering: .sequentiallyConsistent)  // awake: producers need not signal
             if stopped.load(ordering: .acquiring) { break }
             let hint = wakeHint.exchange(.max, ordering: .relaxed)
-            state.withLock { $0.drainedMinTimeout = hint }
+            state.withLock { $0.recentMinTimeout = hint }
             runDue(now: clock.nanoseconds())
 
             wake.lock()
@@ -75,12 +75,12 @@ extension WatchdogCore {
                 break
             }
             let target = state.withLock { s in
-                drain(&s, ordering: .acquire)
+                drain(&s)
                 return sleepDeadline(&s)
             }
-            sleepTarget.store(target, ordering: .sequentiallyConsistent)  // then re-check the inbox
+            sleepTarget.store(target, ordering: .sequentiallyConsistent)  // then re-check the lanes
             let recheck = state.withLock { s in
-                drain(&s, ordering: .sequentiallyConsistent)
+                drain(&s, sequentiallyConsistent: true)
                 return sleepDeadline(&s)
             }
             if recheck < target || target <= clock.nanoseconds() {
@@ -107,8 +107,8 @@ extension WatchdogCore {
 
     private func sleepDeadline(_ s: inout MonitorState) -> UInt64 {
         var next = nextDeadline(&s)
-        if s.drainedMinTimeout != .max {
-            next = min(next, clock.nanoseconds() &+ s.drainedMinTimeout)
+        if s.recentMinTimeout != .max {
+            next = min(next, clock.nanoseconds() &+ s.recentMinTimeout)
         }
         return next
     }
@@ -118,18 +118,20 @@ extension WatchdogCore {
     func stop() {
         if !stopped.exchange(true, ordering: .acquiringAndReleasing) {
             clock.manualClock?.detach(self)
-            // Move the tokens out, release them after the lock.
-            let dropped = state.withLock { s -> (DeadlineHeap, [WatchID: WatchToken]) in
+            // Move the tokens and lanes out, release them after the lock.
+            let dropped = state.withLock { s -> (DeadlineHeap, [WatchID: WatchToken], [WatchLane]) in
                 s.stopped = true
                 s.global = nil
                 s.progress = nil
                 defer {
                     s.heap = DeadlineHeap()
                     s.expired = [:]
+                    s.lanes = []
                 }
-                return (s.heap, s.expired)
+                return (s.heap, s.expired, s.lanes)
             }
-            _ = dropped
+            // No processor scans them any more: their threads may forget them (and their tokens).
+            for lane in dropped.2 { lane.detached.store(true, ordering: .releasing) }
         }
         signalMonitor()
         let joinable: OSThread? = lifecycle.withLock { life in
