@@ -48,6 +48,7 @@ struct WatchThreadCache {
     /// This thread's lane in `core` (created and registered on first use).
     @inline(never)
     mutating func lane(for core: WatchdogCore) -> WatchLane {
+        if laneSerial == core.serial, let lane = lanes.last(where: { $0.coreSerial == core.serial }) { return lane }
         // Forget the lanes of stopped watchdogs (their tokens are released with the lane).
         lanes.removeAll { $0.detached.load(ordering: .acquiring) }
         let lane: WatchLane

@@ -56,7 +56,7 @@ final class WatchdogCore: Sendable {
 
     /// Evictions per lane between forced drains: bounds the number of
     /// finished tokens an idle monitor leaves in a lane's retired stack.
-    static let drainEvery: UInt64 = 4096
+    static let drainEvery: UInt64 = 1024
 
     private static let serials = Atomic<UInt64>(0)
 
@@ -87,26 +87,40 @@ final class WatchdogCore: Sendable {
             return WatchToken(name: name, id: WatchID(rawValue: id), start: now, timeout: timeout, clock: clock)
         }
         let lane = cache.pointee.laneBlock(for: self)
-        let word = lane.slot(lane.cursor).pointee.load(ordering: .relaxed)  // only this thread writes it
-        if word != 0 {
-            // The slot's reference, borrowed into `token` (no retain of our own). When it is the
-            // only one, nobody but a processor reading the slot can see the token change (WatchToken).
-            var token = Unmanaged<WatchToken>.fromOpaque(UnsafeRawPointer(bitPattern: word)!).takeRetainedValue()
-            if isKnownUniquelyReferenced(&token) && token.canBeReused(name: name) {
-                let reused = consume token
-                reused.reuse(id: id, start: now, timeout: timeout)  // ends with the SC publication
-                _ = Unmanaged.passRetained(reused)  // the slot's reference again; `reused` goes to the caller
-                // SC: after the publication (Dekker pairing with the monitor's publish-then-rescan).
-                if now &+ timeout < sleepTarget.load(ordering: .sequentiallyConsistent) { wakeFor(timeout) }
-                return reused
-            }
-            _ = Unmanaged.passRetained(token)  // give the slot its reference back
+        if let token = reusableToken(lane.slot(lane.cursor), name: name) {
+            token.reuse(id: id, start: now, timeout: timeout)  // ends with the SC publication
+            // SC: after the publication (Dekker pairing with the monitor's publish-then-rescan).
+            if now &+ timeout < sleepTarget.load(ordering: .sequentiallyConsistent) { wakeFor(timeout) }
+            return token
         }
         return watchSlow(name: name, id: id, now: now, timeout: timeout, cache: cache)
     }
 
+    /// The token in `slot` when the owner may reuse it for an activity
+    /// named `name` (see WatchToken), retained for the caller; else nil.
+    /// Only the slot's owner may call this.
+    @inline(__always)
+    private func reusableToken(_ slot: UnsafeMutablePointer<Atomic<UInt>>, name: String) -> WatchToken? {
+        let word = slot.pointee.load(ordering: .relaxed)  // only this thread writes it
+        guard word != 0 else { return nil }
+        let unmanaged = Unmanaged<WatchToken>.fromOpaque(UnsafeRawPointer(bitPattern: word)!)
+        // The cheap test first, without touching the reference count. It stays true once
+        // true: a finished activity can no longer time out or be cancelled.
+        guard unmanaged._withUnsafeGuaranteedRef({ $0.canBeReused(name: name) }) else { return nil }
+        // The slot's reference, borrowed into `token`: when it is the only one, nobody but a
+        // processor reading the slot can see the token change (WatchToken).
+        var token = unmanaged.takeRetainedValue()
+        guard isKnownUniquelyReferenced(&token) else {
+            _ = Unmanaged.passRetained(consume token)  // the slot keeps its reference
+            return nil
+        }
+        _ = Unmanaged.passRetained(token)  // the slot's reference again; `token` goes to the caller
+        return token
+    }
+
     /// `watch` when the cursor's slot cannot be reused: reuse another slot,
-    /// or put a new token into one, evicting what was there.
+    /// or put a new token into one (an empty one, else the next after the
+    /// cursor, whose token is evicted onto the lane's retired stack).
     @inline(never)
     func watchSlow(
         name: String, id: UInt64, now: UInt64, timeout: UInt64, cache: UnsafeMutablePointer<WatchThreadCache>
@@ -116,38 +130,38 @@ final class WatchdogCore: Sendable {
         var chosen: WatchToken?
         for step in 1..<WatchLane.slotCount {
             let index = (lane.cursor + step) % WatchLane.slotCount
-            let word = lane.slot(index).pointee.load(ordering: .relaxed)
-            if word == 0 {
+            if lane.slot(index).pointee.load(ordering: .relaxed) == 0 {
                 let token = WatchToken(name: name, id: WatchID(rawValue: id), start: now, timeout: timeout, clock: clock)
-                _ = lane.replace(slot: index, with: Unmanaged.passRetained(token))
+                _ = lane.replace(slot: index, with: Unmanaged.passRetained(token))  // SC publication
                 lane.cursor = index
                 chosen = token
                 break
             }
-            var token = Unmanaged<WatchToken>.fromOpaque(UnsafeRawPointer(bitPattern: word)!).takeRetainedValue()
-            let reusable = isKnownUniquelyReferenced(&token) && token.canBeReused(name: name)
-            _ = Unmanaged.passRetained(token)  // the slot keeps its reference either way
-            if reusable {
-                token.reuse(id: id, start: now, timeout: timeout)
+            if let token = reusableToken(lane.slot(index), name: name) {
+                token.reuse(id: id, start: now, timeout: timeout)  // SC publication
                 lane.cursor = index
                 chosen = token
                 break
             }
         }
         let token: WatchToken
+        var evicted = false
         if let chosen {
             token = chosen
         } else {
+            evicted = true
             // Every slot is busy (unfinished, held, scheduled) or named otherwise: evict the next one.
             let index = (lane.cursor + 1) % WatchLane.slotCount
             token = WatchToken(name: name, id: WatchID(rawValue: id), start: now, timeout: timeout, clock: clock)
-            evictedDeadline = lane.replace(slot: index, with: Unmanaged.passRetained(token))
+            evictedDeadline = lane.replace(slot: index, with: Unmanaged.passRetained(token))  // SC publication
             lane.cursor = index
         }
-        let target = sleepTarget.load(ordering: .sequentiallyConsistent)  // after the SC publication
+        // SC, after the publication. An evicted unfinished token counts too: a processor
+        // scanning meanwhile may have missed it in both its slot and the retired stack.
+        let target = sleepTarget.load(ordering: .sequentiallyConsistent)
         if min(now &+ timeout, evictedDeadline) < target {
             wakeFor(timeout)
-        } else if target != 0 && lane.evictions % Self.drainEvery == 0 && lane.hasRetired {
+        } else if evicted && target != 0 && lane.evictions % Self.drainEvery == 0 && lane.hasRetired {
             signalMonitor()  // the retired stack is piling up while the monitor sleeps
         }
         return token

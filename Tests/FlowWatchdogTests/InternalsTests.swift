@@ -94,6 +94,29 @@ struct InternalsTests {
         #expect(retired == [2, 1, 3])
     }
 
+    /// A thread's lane is registered on its first watch, closed when the
+    /// thread exits (its open activity still reported), then forgotten; a
+    /// stopped watchdog lets go of the lanes it still had.
+    @Test func lanesAreForgottenWhenTheirThreadExitsOrTheWatchdogStops() throws {
+        let clock = ManualClock()
+        let watchdog = try Watchdog(clock: .manual(clock))
+        let thread = TestThread.spawn { _ = try! watchdog.watch(name: "left open", timeout: .seconds(1)) }
+        thread.join()
+        #expect(watchdog.core.state.withLock { $0.lanes.count } == 1)
+        clock.advance(by: .seconds(2))  // drains the closed lane: reports its activity, forgets it
+        #expect(watchdog.core.state.withLock { $0.lanes.count } == 0)
+        #expect(watchdog.totalEvents == 1)
+
+        let token = try watchdog.watch(name: "here", timeout: .seconds(1))  // this thread's lane
+        let lane = try #require(watchdog.core.state.withLock { $0.lanes.first })
+        let detachedBefore = lane.detached.load(ordering: .acquiring)
+        watchdog.stop()
+        let detachedAfter = lane.detached.load(ordering: .acquiring)
+        #expect(!detachedBefore && detachedAfter)
+        #expect(watchdog.core.state.withLock { $0.lanes.isEmpty })
+        token.finish()
+    }
+
     /// A finished token is reused in place with a new generation; heap
     /// entries of the old generation no longer match it.
     @Test func reuseStartsANewGeneration() {
