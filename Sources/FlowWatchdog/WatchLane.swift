@@ -7,8 +7,10 @@ import Synchronization
 // What it holds: `slotCount` slot words, each a retained token pointer (0:
 // empty), and `retired`, the head of an intrusive Treiber stack (Treiber,
 // "Systems programming: coping with parallelism", IBM RJ 5118, 1986) of
-// tokens evicted from the slots. The words live on one 128-byte block of
-// their own, so that lanes of different threads never share a cache line.
+// tokens evicted from the slots, and the owner's cursor (the slot to try
+// first). The words live on one 128-byte block of their own, so that lanes
+// of different threads never share a cache line; the hot path reaches them
+// through that block, without a reference to the lane object.
 //
 // Who may call what:
 // - The owning thread (the one whose WatchThreadCache holds the lane) is the
@@ -87,7 +89,7 @@ final class WatchLane: @unchecked Sendable {  // atomics on a private block, own
 
     init(coreSerial: UInt64) {
         self.coreSerial = coreSerial
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: 2 * cacheLineStride, alignment: 2 * cacheLineStride)
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: cacheLineStride, alignment: cacheLineStride)
         words = raw.bindMemory(to: Atomic<UInt>.self, capacity: Self.slotCount + 2)
         for index in 0...Self.cursorIndex { (words + index).initialize(to: Atomic(0)) }
     }
