@@ -1,12 +1,15 @@
-/// A binary min-heap of watched tokens keyed by (deadline, id): the
-/// monitor's schedule. Entries are never updated in place: a finished token
-/// stays until it comes due or the heap is compacted (lazy deletion), and a
-/// token whose deadline a heartbeat moved is re-inserted when its stale
-/// entry comes due. Owned by the watchdog's state lock; not thread-safe.
+/// A binary min-heap of watched activities keyed by (deadline, id): the
+/// monitor's schedule. An entry names a token and the generation (the
+/// activity) it was scheduled in. Entries are never updated in place: a
+/// finished activity stays until it comes due or the heap is compacted
+/// (lazy deletion), and one whose deadline a heartbeat moved is re-inserted
+/// when its stale entry comes due. Owned by the watchdog's state lock; not
+/// thread-safe.
 struct DeadlineHeap {
     struct Entry {
         var deadline: UInt64
         var id: UInt64
+        var generation: Int
         var token: WatchToken
 
         @inline(__always)
@@ -21,8 +24,8 @@ struct DeadlineHeap {
     var isEmpty: Bool { entries.isEmpty }
     var top: Entry? { entries.first }
 
-    mutating func push(_ token: WatchToken, deadline: UInt64) {
-        entries.append(Entry(deadline: deadline, id: token.id.rawValue, token: token))
+    mutating func push(_ entry: Entry) {
+        entries.append(entry)
         siftUp(entries.count - 1)
     }
 

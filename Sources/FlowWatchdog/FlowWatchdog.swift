@@ -6,7 +6,8 @@
 // FlowWatchdog: deadlines, timeouts, stalls and responsiveness (see
 // docs/Watchdog.md). Files: Watchdog (the public facade), WatchdogCore and
 // WatchdogCore+Monitor (the engine and its monitor thread), WatchToken,
-// WatchInbox (the lock-free hand-off from `watch` to the monitor),
-// DeadlineHeap, ProgressWatch (stall/deadlock state machine), WatchdogEvent,
-// WatchdogClock and ManualClock, and the monitor thread (FlowAtomics' OSThread).
+// WatchLane (each thread's slots: the lock-free hand-off from `watch` to the
+// monitor), WatchThreadCache (per-thread state of `watch`), DeadlineHeap,
+// ProgressWatch (stall/deadlock state machine), WatchdogEvent, WatchdogClock
+// and ManualClock, and the monitor thread (FlowAtomics' OSThread).
 @_exported import FlowAtomics

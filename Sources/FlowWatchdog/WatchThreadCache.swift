@@ -7,65 +7,61 @@ import Darwin
 #endif
 import Synchronization
 
-// WatchThreadCache — per-thread state of the `watch` / `finish` hot path.
+// WatchThreadCache — per-thread state of the `watch` hot path.
 //
-// What it holds: one recycled token (the last token this thread withdrew
-// from an inbox in `finish`), a block of watch ids reserved from a
-// process-wide counter, and the last timeout converted to nanoseconds.
+// What it holds: the thread's lanes (WatchLane: one per watchdog it has
+// watched on, each holding the thread's recycled tokens), the lane used
+// last together with its watchdog's serial number (the fast path compares
+// one word), a block of watch ids reserved from a process-wide counter, and
+// the last timeout converted to nanoseconds.
 //
 // Who may call what: only the owning thread touches its record (it is
-// reached through a pthread key); the record is freed, and its cached token
-// released, by the key's destructor when the thread exits.
-//
-// Recycling rule (why a cached token may be reused): the cache holds one
-// strong reference. `watch` reuses the token only when
-// `isKnownUniquelyReferenced` says that reference is the only one: then no
-// user, no inbox, no heap and no other thread can reach the token, so
-// nobody can observe it changing. (The runtime's release decrements are
-// releasing and the uniqueness load is acquiring, so every earlier access
-// by a former holder happens before the reuse.) A token is cached only
-// after a successful withdrawal in `finish` — it was never seen by the
-// monitor — and reused only when it finished without a cancel request, so
-// its callback list is empty or closed. Everything reuse rewrites is
-// atomic; `name`, `clock` and `inboxSlot` are not rewritten: reuse requires
-// them to match. (Weak or unowned references do not count as holders: code
-// that keeps only such a reference to a finished token may see it reused.)
+// reached through a pthread key); at thread exit the key's destructor
+// closes the thread's lanes (their tokens go to the watchdogs, which keep
+// watching the unfinished ones) and frees the record.
 //
 // Ids: each thread reserves `idBlock` ids at a time with one relaxed
 // fetch-add, so ids are unique in the process (hence in every watchdog)
 // and increase in watch order on one thread.
 struct WatchThreadCache {
-    /// The cached token as a raw word holding one retain (0: none); a
-    /// word, not an optional reference, so that storing it costs no call.
-    var tokenWord: UInt = 0
+    /// The words of the lane used last (`lanes` holds the lane) and its watchdog's serial.
+    var laneBlock: WatchLane.Block?
+    var laneSerial: UInt64 = 0
+    var lanes: [WatchLane] = []
     var nextID: UInt64 = 0
     var endID: UInt64 = 0
     var lastTimeout: Int128 = 0  // in attoseconds (Duration's == is not inlined)
     var lastTimeoutNanoseconds: UInt64 = 0
-    /// Pushes by this thread (for `WatchdogCore.drainEvery`).
-    var pushes: UInt64 = 0
     /// Where `watch` reads the clock into.
     var scratch = timespec()
 
     static let idBlock: UInt64 = 1024
     private static let idCounter = Atomic<UInt64>(0)
 
-    /// Takes the cached token out (the caller owns its retain), if any.
+    /// The words of this thread's lane in `core` (created and registered on first use).
     @inline(__always)
-    mutating func takeToken() -> WatchToken? {
-        let word = tokenWord
-        guard word != 0 else { return nil }
-        tokenWord = 0
-        return Unmanaged<WatchToken>.fromOpaque(UnsafeRawPointer(bitPattern: word)!).takeRetainedValue()
+    mutating func laneBlock(for core: WatchdogCore) -> WatchLane.Block {
+        if laneSerial == core.serial, let laneBlock { return laneBlock }
+        return lane(for: core).block
     }
 
-    /// Caches `token`, whose retain `unmanaged` the caller hands over; a
-    /// previously cached token is released.
-    @inline(__always)
-    mutating func store(_ unmanaged: Unmanaged<WatchToken>) {
-        let old = tokenWord
-        tokenWord = UInt(bitPattern: unmanaged.toOpaque())
-        if old != 0 { Unmanaged<WatchToken>.fromOpaque(UnsafeRawPointer(bitPattern: old)!).release() }
+    /// This thread's lane in `core` (created and registered on first use).
+    @inline(never)
+    mutating func lane(for core: WatchdogCore) -> WatchLane {
+        if laneSerial == core.serial, let lane = lanes.last(where: { $0.coreSerial == core.serial }) { return lane }
+        // Forget the lanes of stopped watchdogs (their tokens are released with the lane).
+        lanes.removeAll { $0.detached.load(ordering: .acquiring) }
+        let lane: WatchLane
+        if let known = lanes.first(where: { $0.coreSerial == core.serial }) {
+            lane = known
+        } else {
+            lane = WatchLane(coreSerial: core.serial)
+            core.register(lane)
+            lanes.append(lane)
+        }
+        laneBlock = lane.block
+        laneSerial = core.serial
+        return lane
     }
 
     /// `timeout` in nanoseconds (nil when not positive), remembering the
@@ -78,13 +74,6 @@ struct WatchThreadCache {
         lastTimeout = attoseconds
         lastTimeoutNanoseconds = ns
         return ns
-    }
-
-    /// Counts one push; returns the new count.
-    @inline(__always)
-    mutating func countPush() -> UInt64 {
-        pushes &+= 1
-        return pushes
     }
 
     /// The next id of this thread (1, 2, ... within reserved blocks).
@@ -128,7 +117,7 @@ struct WatchThreadCache {
             guard let raw else { return }
             let record = raw.assumingMemoryBound(to: WatchThreadCache.self)
             #endif
-            _ = record.pointee.takeToken()  // released here
+            for lane in record.pointee.lanes { lane.close() }  // unfinished tokens stay watched
             record.deinitialize(count: 1)
             record.deallocate()
         }

@@ -1,25 +1,32 @@
 import Synchronization
 
-// WatchToken — the shared record of one watched activity.
+// WatchToken — the shared record of one watched activity, reused in place
+// for later activities of the same thread.
 //
 // Who calls what: the watched work (any thread) calls heartbeat, finish,
 // isCancellationRequested and onCancel; any thread may call cancel (the
-// watchdog's handler, `cancelAll`, the layers above); the watchdog's monitor
-// (the monitor thread, or `ManualClock.advance`) reads the deadline, marks
-// the token timed out, and follows `inboxNext` while draining the inbox.
+// watchdog's handler, `cancelAll`, the layers above); the watchdog's
+// processing thread (the monitor thread, `ManualClock.advance`, or a cancel
+// by id, one at a time under the watchdog's state lock) reads the token,
+// schedules it, and marks it timed out; the thread that owns the lane slot
+// holding the token (WatchLane) reuses it (`canBeReused`, `reuse`).
 //
-// Algorithm: four atomic words, no lock.
-// - `state` holds bits that are only ever set: finished, timedOut,
-//   cancelRequested. The three transitions are read-modify-writes on this
-//   one word, so they are totally ordered and each decision is made once:
-//   finish sets `finished` unconditionally; the monitor sets `timedOut` by
-//   CAS only if `finished` is clear (the activity is reported at most once,
-//   and never after it finished); cancel sets `cancelRequested` by CAS only
-//   if neither `finished` nor `cancelRequested` is set.
-// - `deadline` is a relaxed word: heartbeat stores now + timeout, the monitor
-//   loads it when the heap entry comes due and re-inserts the token when the
-//   deadline moved (lazy re-scheduling). No data is published through it; a
-//   heartbeat racing with the deadline instant may or may not save the token.
+// Algorithm: a handful of atomic words, no lock.
+// - `state` holds a generation (bits 3 and up: which activity of this token
+//   it is) and three flags that are only ever set within a generation:
+//   finished, timedOut, cancelRequested. The three transitions are
+//   read-modify-writes on this one word, so they are totally ordered and
+//   each decision is made once: finish sets `finished` unconditionally; the
+//   processor sets `timedOut` by CAS only if the generation is the one it
+//   scheduled and `finished` is clear (each activity is reported at most
+//   once, and never after it finished); cancel sets `cancelRequested` by CAS
+//   only if neither `finished` nor `cancelRequested` is set. Only `reuse`
+//   starts a new generation (a plain store, see below).
+// - `deadline` is a relaxed word: heartbeat stores now + timeout, the
+//   processor loads it when the heap entry comes due and re-inserts the
+//   token when the deadline moved (lazy re-scheduling). No data is published
+//   through it; a heartbeat racing with the deadline instant may or may not
+//   save the token.
 // - `callbacks` is 0 (none), 1 (cancelled: run new callbacks at once), 2
 //   (closed after finish: drop new callbacks), or a retained pointer to the
 //   head of a list of callback nodes. onCancel pushes a node by CAS (release,
@@ -28,25 +35,39 @@ import Synchronization
 //   first (seen in `state`), in which case the cancel runs it. Exactly one
 //   exchange takes the list, so each callback runs at most once, and exactly
 //   once when cancellation was requested.
-// - `inboxNext` links the token into its inbox shard. It is written by the
-//   pushing thread before the publishing CAS on the shard head (release) and
-//   read by the drainer after its exchange of that head (acquire), or by
-//   finish's withdrawal, which happens after the push; see WatchInbox.
-//   Relaxed accesses suffice given that pairing.
+// - `retiredNext` links the token into its lane's retired stack; written
+//   before the publishing CAS, read after the consumer's exchange (WatchLane).
+// - `scheduledGeneration` is the processor's own note of the last
+//   generation it put into its heap (relaxed; only the processor touches it).
+//
+// Reuse (the owner thread, WatchLane's slot): `canBeReused` requires that
+// the owner's slot holds the only reference (isKnownUniquelyReferenced,
+// checked by the caller: no user, heap or other thread can reach the token,
+// except a processor reading the slot, see below) and that the current
+// generation finished without timing out or being cancelled (so the
+// callback list is empty or closed). `reuse` then rewrites the
+// per-activity words (`idWord`, `startWord`, `timeoutWord`, `deadline`,
+// `callbacks`) with relaxed stores and publishes the new generation with a
+// sequentially consistent store of `state`: its release half publishes the
+// words; its SC half is the producer's side of the sleep protocol
+// (WatchdogCore+Monitor). `name` and `clock` never change (reuse requires
+// the name to match; a lane belongs to one watchdog, hence one clock).
+//
+// The processor reads tokens in slots without a reference of its own, so
+// it can see a reuse in progress. It reads like a seqlock reader: state
+// (acquire), then the words, then an acquire fence and state again, and
+// keeps what it read only when the generation is unchanged and unfinished.
+// That suffices because `reuse` first loads `state` with acquire (seeing
+// `finished`, set by an acquire-release RMW) and issues a release fence
+// before its first store: if the processor read any rewritten word, the
+// fences synchronise and its second load sees `finished` at least. Once the
+// processor retained the token (heap entry), the owner no longer reuses it.
+// Every heap entry records its generation, and every decision the
+// processor takes (time out, cancel) is a CAS that checks it.
 //
 // Orderings on `state`: the RMWs are acquire-release and the loads acquire,
 // so a thread that sees `cancelRequested` also sees whatever the canceller
 // wrote before cancelling; the flags themselves need nothing stronger.
-//
-// Recycling: `finish` hands a token it withdrew from its inbox (so the
-// monitor never saw it) to the finishing thread's WatchThreadCache, which
-// reuses it for a later `watch` only while it holds the only reference; see
-// WatchThreadCache for why that is safe. `reuse` then rewrites the words
-// above and the per-activity words (`idWord`, `startWord`, `timeoutWord`)
-// with relaxed stores, all atomic so that no access to a token is a plain
-// data race; `name`, `clock` and `inboxSlot` never change (reuse requires
-// them to match). A caller that still holds a finished token keeps it from
-// being reused, so it never sees the token change.
 
 /// One watched activity: keep it alive with `heartbeat()`, end it with
 /// `finish()`, and stop early when `isCancellationRequested` turns true or
@@ -76,34 +97,29 @@ public final class WatchToken: Sendable {
     var startNanoseconds: UInt64 { startWord.load(ordering: .relaxed) }
     let clock: WatchdogClock
 
-    // Rewritten only when the token is recycled, while nobody else can
-    // reach it (see WatchThreadCache); atomic so that no access races.
-    private let idWord: Atomic<UInt64>
+    // Rewritten only by `reuse`, while only the owner's slot holds the token.
+    let idWord: Atomic<UInt64>
     private let timeoutWord: Atomic<UInt64>
     private let startWord: Atomic<UInt64>
 
     let deadline: Atomic<UInt64>
     let state = Atomic<Int>(0)
     private let callbacks = Atomic<UInt>(0)
-    let inboxNext = Atomic<UInt>(0)
-    // The head of the inbox shard the token was pushed on (nil: never
-    // pushed). Safe to share: it points into WatchInbox's never-freed shard
-    // pool and is only used through atomic operations.
-    nonisolated(unsafe) let inboxSlot: UnsafeMutablePointer<Atomic<UInt>>?
+    let retiredNext = Atomic<UInt>(0)
+    /// The processor's note: the generation it last scheduled (-1: none).
+    let scheduledGeneration = Atomic<Int>(-1)
 
     static let finishedBit = 1
     static let timedOutBit = 2
     static let cancelRequestedBit = 4
+    static let flagMask = 7
+    static let generationShift = 3
 
     private static let noCallbacks: UInt = 0
     private static let cancelledMark: UInt = 1
     private static let closedMark: UInt = 2
 
-    init(
-        name: String, id: WatchID, start: UInt64, timeout: UInt64, clock: WatchdogClock,
-        inboxSlot: UnsafeMutablePointer<Atomic<UInt>>?
-    ) {
-        self.inboxSlot = inboxSlot
+    init(name: String, id: WatchID, start: UInt64, timeout: UInt64, clock: WatchdogClock) {
         self.name = name
         self.idWord = Atomic(id.rawValue)
         self.startWord = Atomic(start)
@@ -112,28 +128,27 @@ public final class WatchToken: Sendable {
         self.deadline = Atomic(start &+ timeout)
     }
 
-    /// True when this finished token may serve a new `watch` with these
-    /// arguments: it finished without a cancel request (so its callback
-    /// list is empty or closed) and its fixed fields match. The caller must
-    /// hold the only reference (see WatchThreadCache).
+    /// True when this token may serve a new `watch` named `name`: its
+    /// current activity finished, in time and without a cancel request. The
+    /// caller must hold the only reference (see the comment above).
     @inline(__always)
-    func canBeReused(name: String, clock: WatchdogClock, inboxSlot: UnsafeMutablePointer<Atomic<UInt>>) -> Bool {
-        state.load(ordering: .relaxed) == Self.finishedBit
-            && callbacks.load(ordering: .relaxed) != Self.cancelledMark
-            && self.inboxSlot == inboxSlot && clock.isSame(as: self.clock) && self.name == name
+    func canBeReused(name: String) -> Bool {
+        state.load(ordering: .acquiring) & Self.flagMask == Self.finishedBit && self.name == name
     }
 
-    /// Turns a finished token into a fresh one (see `canBeReused`). Relaxed
-    /// stores: the caller holds the only reference, and the push that
-    /// publishes the token to the monitor releases them.
+    /// Starts the next generation (see `canBeReused` and the comment above):
+    /// rewrites the per-activity words and publishes them with an SC store.
     @inline(__always)
     func reuse(id: UInt64, start: UInt64, timeout: UInt64) {
+        let next = (state.load(ordering: .acquiring) | Self.flagMask) &+ 1  // generation + 1, no flags
+        atomicMemoryFence(ordering: .releasing)  // a processor that sees any store below sees `finished`
         idWord.store(id, ordering: .relaxed)
         startWord.store(start, ordering: .relaxed)
         timeoutWord.store(timeout, ordering: .relaxed)
         deadline.store(start &+ timeout, ordering: .relaxed)
-        callbacks.store(Self.noCallbacks, ordering: .relaxed)  // was empty or closed: nothing to free
-        state.store(0, ordering: .relaxed)
+        if callbacks.load(ordering: .relaxed) != Self.noCallbacks { resetCallbacks() }
+        // SC: publishes the words; orders this store before the sleep-target load (sleep protocol).
+        state.store(next, ordering: .sequentiallyConsistent)
     }
 
     deinit {
@@ -160,18 +175,9 @@ public final class WatchToken: Sendable {
     @inline(__always)
     public func finish() -> Bool {
         let old = state.bitwiseOr(Self.finishedBit, ordering: .acquiringAndReleasing).oldValue
-        if old & Self.finishedBit == 0 {
-            // Still at the head of its inbox shard (the usual case for a short
-            // activity): take it back, so the monitor never has to see it.
-            let withdrawn = inboxSlot.map { WatchInbox.withdraw(self, from: $0) } ?? false
-            if old & Self.cancelRequestedBit == 0, callbacks.load(ordering: .relaxed) != Self.noCallbacks {
-                closeCallbacks()
-            }
-            if withdrawn {
-                // The inbox's retain (the caller holds another) moves to this thread's cache,
-                // which may hand the token to a later `watch` once nobody else holds it.
-                WatchThreadCache.current.pointee.store(Unmanaged.passUnretained(self))
-            }
+        if old & (Self.finishedBit | Self.cancelRequestedBit) == 0,
+           callbacks.load(ordering: .relaxed) != Self.noCallbacks {
+            closeCallbacks()
         }
         return old & Self.timedOutBit == 0
     }
@@ -193,10 +199,14 @@ public final class WatchToken: Sendable {
     /// and does nothing, if cancellation was already requested or the token
     /// already finished.
     @discardableResult
-    public func cancel() -> Bool {
+    public func cancel() -> Bool { cancel(generation: nil) }
+
+    /// `cancel()`, but only while the token is in `generation` (nil: any).
+    func cancel(generation: Int?) -> Bool {
         var old = state.load(ordering: .relaxed)
         while true {
             if old & (Self.finishedBit | Self.cancelRequestedBit) != 0 { return false }
+            if let generation, old >> Self.generationShift != generation { return false }
             let (won, seen) = state.compareExchange(
                 expected: old, desired: old | Self.cancelRequestedBit,
                 successOrdering: .acquiringAndReleasing, failureOrdering: .relaxed)
@@ -241,11 +251,27 @@ public final class WatchToken: Sendable {
         }
     }
 
-    /// Marks the token timed out unless it finished; true when this call did it.
-    func markTimedOut() -> Bool {
+    /// The generation and flags, read by the processor (`ordering`: SC in
+    /// the monitor's pre-sleep scan, acquire otherwise).
+    @inline(__always)
+    func loadState(sequentiallyConsistent: Bool) -> Int {
+        sequentiallyConsistent ? state.load(ordering: .sequentiallyConsistent) : state.load(ordering: .acquiring)
+    }
+
+    /// True while the token is in `generation`, neither finished nor timed out.
+    func isPending(generation: Int) -> Bool {
+        let word = state.load(ordering: .acquiring)
+        return word >> Self.generationShift == generation && word & (Self.finishedBit | Self.timedOutBit) == 0
+    }
+
+    /// Marks the token timed out if it is still pending in `generation`;
+    /// true when this call did it.
+    func markTimedOut(generation: Int) -> Bool {
         var old = state.load(ordering: .relaxed)
         while true {
-            if old & (Self.finishedBit | Self.timedOutBit) != 0 { return false }
+            if old & (Self.finishedBit | Self.timedOutBit) != 0 || old >> Self.generationShift != generation {
+                return false
+            }
             let (won, seen) = state.compareExchange(
                 expected: old, desired: old | Self.timedOutBit,
                 successOrdering: .acquiringAndReleasing, failureOrdering: .relaxed)
@@ -266,6 +292,15 @@ public final class WatchToken: Sendable {
             }
             current = seen
         }
+    }
+
+    /// For `reuse`: the list is closed (2), or (an `onCancel` that raced
+    /// with `finish` after finish had looked) holds nodes that will never
+    /// run; either way nobody else can reach it any more.
+    @inline(never)
+    private func resetCallbacks() {
+        let word = callbacks.exchange(Self.noCallbacks, ordering: .acquiring)
+        if word > Self.closedMark { Unmanaged<CancelCallbackNode>.fromOpaque(pointer(word)).release() }
     }
 
     @inline(__always)

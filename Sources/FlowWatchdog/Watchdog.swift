@@ -64,10 +64,11 @@ public final class Watchdog: Sendable {
     /// returned token within `timeout` of now (or of its last `heartbeat()`),
     /// the watchdog reports `.taskTimedOut` once.
     ///
-    /// The hot path: lock-free, and allocation-free in steady state (a
-    /// finished token nobody holds any more is reused by the next `watch`
-    /// on the same thread with the same name). Throws when `timeout` is not
-    /// positive. After `stop()` the token is inert.
+    /// The hot path: lock-free (a thread's first `watch` on a watchdog
+    /// registers the thread under a lock), and allocation-free in steady
+    /// state (a finished token nobody holds any more is reused in place by
+    /// a later `watch` on the same thread with the same name). Throws when
+    /// `timeout` is not positive. After `stop()` the token is inert.
     @inline(__always)
     public func watch(name: String, timeout: Duration) throws(FlowError) -> WatchToken {
         try core.watch(name: name, timeout: timeout)

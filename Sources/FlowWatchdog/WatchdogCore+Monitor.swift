@@ -2,35 +2,43 @@
 //
 // The monitor loops: mark itself awake (sleepTarget = 0), run everything
 // due now, then, holding `wake`, compute the instant it must wake at
-// (earliest task deadline, global deadline, progress check; and while tokens
-// flow, no later than now + the shortest timeout drained, so that producers
-// of later deadlines need not signal), publish it in `sleepTarget`, drain the
-// inbox once more, and sleep on `wake` until that instant unless the second
-// drain found something earlier. No polling: with nothing due it sleeps
-// without a timeout.
+// (earliest task deadline, global deadline, progress check; and while
+// activities go by, no later than now + the shortest timeout seen, so that
+// producers of later deadlines need not signal), publish it in
+// `sleepTarget`, scan the lanes once more, and sleep on `wake` until that
+// instant unless the second scan found something earlier. No polling: with
+// nothing due it sleeps without a timeout.
 //
-// Why no wake-up is lost. A producer pushes its token (SC CAS), then loads
-// `sleepTarget` (SC) and signals `wake` (taking the lock) only when its
-// deadline is earlier than the target it saw. The monitor stores the target
-// (SC), then loads every inbox head (SC). In the single total order of
-// these SC operations, either the monitor's head load follows the push (the
-// second drain takes the token and the monitor re-plans), or the producer's
-// target load follows the store (it sees the target and signals if it must).
-// The signal cannot fall between the monitor's check and its wait: the
-// monitor holds `wake` from before the store until `wait` releases it, and
-// the producer signals under `wake`. `setGlobalTimeout` and
-// `monitorProgress` follow the same pattern, with the state lock ordering
-// their update against the second drain's read of the state.
+// Why no wake-up is lost. A producer publishes its activity with an SC
+// store (a reused token's state word, or a slot word for a new token; see
+// WatchToken and WatchLane), then loads `sleepTarget` (SC) and signals
+// `wake` (taking the lock) only when its deadline is earlier than the
+// target it saw. The monitor stores the target (SC), then loads every
+// lane's slot words, the states of the tokens in them, and the retired
+// stacks' heads (SC). In the single total order of these SC operations,
+// either the monitor's load follows the producer's store (the second scan
+// sees the activity and the monitor re-plans), or the producer's target
+// load follows the monitor's store (it sees the target and signals if it
+// must). An eviction publishes the new token in the slot before it pushes
+// the old one onto the retired stack, and the scan reads the slot before
+// the stack, so a scan can miss the old token in both places only when its
+// stack load precedes the push; the producer then sees the target, and it
+// compares the evicted token's deadline too. The signal cannot fall between
+// the monitor's check and its wait: the monitor holds `wake` from before
+// the store until `wait` releases it, and the producer signals under
+// `wake`. `setGlobalTimeout` and `monitorProgress` follow the same pattern,
+// with the state lock ordering their update against the second scan, and
+// so does a thread's first `watch` (it registers its lane under that lock).
 //
-// Every `drainEvery`-th push of a thread also signals a sleeping monitor when
-// the shard holds other tokens, so the inbox never holds more than about
-// drainEvery finished tokens per thread while the monitor sleeps (most
-// short activities withdraw their tokens in `finish`, see WatchInbox).
+// Every `drainEvery`-th eviction of a lane also signals a sleeping monitor
+// when the lane's retired stack is not empty, so finished evicted tokens do
+// not pile up while the monitor sleeps.
 //
-// Horizon: a producer that signals leaves its timeout in `wakeHint`, and
-// the monitor also notes the shortest timeout it drained; while activities
-// flow it then wakes at least that often, so that the following producers,
-// whose deadlines are later, see a target before their deadline and do not
+// Horizon: a producer that signals leaves its timeout in `wakeHint`, and a
+// scan that finds a slot holding another activity than at the previous
+// scan notes that activity's timeout; while activities flow the monitor
+// then wakes at least that often, so that the following producers, whose
+// deadlines are later, see a target before their deadline and do not
 // signal. Without it, a monitor with an empty heap would sleep "forever"
 // and be woken by nearly every watch.
 
@@ -66,7 +74,7 @@ extension WatchdogCore {
             sleepTarget.store(0, ordering: .sequentiallyConsistent)  // awake: producers need not signal
             if stopped.load(ordering: .acquiring) { break }
             let hint = wakeHint.exchange(.max, ordering: .relaxed)
-            state.withLock { $0.drainedMinTimeout = hint }
+            state.withLock { $0.recentMinTimeout = hint }
             runDue(now: clock.nanoseconds())
 
             wake.lock()
@@ -75,12 +83,12 @@ extension WatchdogCore {
                 break
             }
             let target = state.withLock { s in
-                drain(&s, ordering: .acquire)
+                drain(&s)
                 return sleepDeadline(&s)
             }
-            sleepTarget.store(target, ordering: .sequentiallyConsistent)  // then re-check the inbox
+            sleepTarget.store(target, ordering: .sequentiallyConsistent)  // then re-check the lanes
             let recheck = state.withLock { s in
-                drain(&s, ordering: .sequentiallyConsistent)
+                drain(&s, sequentiallyConsistent: true)
                 return sleepDeadline(&s)
             }
             if recheck < target || target <= clock.nanoseconds() {
@@ -107,8 +115,8 @@ extension WatchdogCore {
 
     private func sleepDeadline(_ s: inout MonitorState) -> UInt64 {
         var next = nextDeadline(&s)
-        if s.drainedMinTimeout != .max {
-            next = min(next, clock.nanoseconds() &+ s.drainedMinTimeout)
+        if s.recentMinTimeout != .max {
+            next = min(next, clock.nanoseconds() &+ s.recentMinTimeout)
         }
         return next
     }
@@ -118,18 +126,20 @@ extension WatchdogCore {
     func stop() {
         if !stopped.exchange(true, ordering: .acquiringAndReleasing) {
             clock.manualClock?.detach(self)
-            // Move the tokens out, release them after the lock.
-            let dropped = state.withLock { s -> (DeadlineHeap, [WatchID: WatchToken]) in
+            // Move the tokens and lanes out, release them after the lock.
+            let dropped = state.withLock { s -> (DeadlineHeap, [WatchID: WatchToken], [WatchLane]) in
                 s.stopped = true
                 s.global = nil
                 s.progress = nil
                 defer {
                     s.heap = DeadlineHeap()
                     s.expired = [:]
+                    s.lanes = []
                 }
-                return (s.heap, s.expired)
+                return (s.heap, s.expired, s.lanes)
             }
-            _ = dropped
+            // No processor scans them any more: their threads may forget them (and their tokens).
+            for lane in dropped.2 { lane.detached.store(true, ordering: .releasing) }
         }
         signalMonitor()
         let joinable: OSThread? = lifecycle.withLock { life in

@@ -7,7 +7,7 @@ import Testing
 @Suite(.timeLimit(.minutes(1)))
 struct InternalsTests {
     static func token(_ id: UInt64, deadline: UInt64) -> WatchToken {
-        WatchToken(name: "h", id: WatchID(rawValue: id), start: 0, timeout: deadline, clock: .monotonic, inboxSlot: nil)
+        WatchToken(name: "h", id: WatchID(rawValue: id), start: 0, timeout: deadline, clock: .monotonic)
     }
 
     @Test func heapPopsInDeadlineThenIDOrder() {
@@ -16,7 +16,7 @@ struct InternalsTests {
         var expected: [(UInt64, UInt64)] = []
         for id in 0..<2_000 as Range<UInt64> {
             let deadline = UInt64.random(in: 0..<500, using: &random)
-            heap.push(Self.token(id, deadline: deadline), deadline: deadline)
+            heap.push(DeadlineHeap.Entry(deadline: deadline, id: id, generation: 0, token: Self.token(id, deadline: deadline)))
             expected.append((deadline, id))
         }
         // Lazy deletion's compaction keeps the order of what remains.
@@ -67,19 +67,72 @@ struct InternalsTests {
         #expect(Duration.seconds(Int64.max).positiveNanoseconds == UInt64.max / 2)
     }
 
-    @Test func inboxWithdrawOnlyTakesTheHead() {
-        let inbox = WatchInbox()
-        let shard = inbox.currentShard()
-        let slot = inbox.headPointer(shard)
-        let a = WatchToken(name: "a", id: WatchID(rawValue: 1), start: 0, timeout: 1, clock: .monotonic, inboxSlot: slot)
-        let b = WatchToken(name: "b", id: WatchID(rawValue: 2), start: 0, timeout: 1, clock: .monotonic, inboxSlot: slot)
-        inbox.push(a, shard: shard)
-        inbox.push(b, shard: shard)
-        #expect(!WatchInbox.withdraw(a, from: slot), "a is under b")
-        #expect(WatchInbox.withdraw(b, from: slot))
-        Unmanaged.passUnretained(b).release()  // the inbox's retain, as finish() does
-        var drained: [UInt64] = []
-        inbox.drain(ordering: .acquire) { drained.append($0.id.rawValue) }
-        #expect(drained == [1])
+    /// A lane's eviction: the new token is in the slot, the old one on the
+    /// retired stack (newest first), and only unfinished ones report a deadline.
+    @Test func laneEvictsOntoTheRetiredStack() {
+        let lane = WatchLane(coreSerial: 0)
+        let a = WatchToken(name: "a", id: WatchID(rawValue: 1), start: 0, timeout: 5, clock: .monotonic)
+        let b = WatchToken(name: "b", id: WatchID(rawValue: 2), start: 0, timeout: 7, clock: .monotonic)
+        let c = WatchToken(name: "c", id: WatchID(rawValue: 3), start: 0, timeout: 9, clock: .monotonic)
+        #expect(lane.replace(slot: 0, with: Unmanaged.passRetained(a)) == .max, "the slot was empty")
+        #expect(lane.replace(slot: 0, with: Unmanaged.passRetained(b)) == 5, "a is unfinished: its deadline")
+        b.finish()
+        #expect(lane.replace(slot: 0, with: Unmanaged.passRetained(c)) == .max, "b finished")
+        let inSlot = lane.slot(0).pointee.load(ordering: .relaxed)
+        #expect(inSlot == UInt(bitPattern: Unmanaged.passUnretained(c).toOpaque()))
+        var retired: [UInt64] = []
+        lane.takeRetired(sequentiallyConsistent: false) { retired.append($0.id.rawValue) }
+        #expect(retired == [2, 1])
+        #expect(lane.evictions == 2)
+        let openBefore = !lane.closed.load(ordering: .relaxed)
+        #expect(openBefore)
+        lane.close()
+        let closedAfter = lane.closed.load(ordering: .relaxed)
+        let slotAfter = lane.slot(0).pointee.load(ordering: .relaxed)
+        #expect(closedAfter && slotAfter == 0)
+        lane.takeRetired(sequentiallyConsistent: false) { retired.append($0.id.rawValue) }
+        #expect(retired == [2, 1, 3])
+    }
+
+    /// A thread's lane is registered on its first watch, closed when the
+    /// thread exits (its open activity still reported), then forgotten; a
+    /// stopped watchdog lets go of the lanes it still had.
+    @Test func lanesAreForgottenWhenTheirThreadExitsOrTheWatchdogStops() throws {
+        let clock = ManualClock()
+        let watchdog = try Watchdog(clock: .manual(clock))
+        let thread = TestThread.spawn { _ = try! watchdog.watch(name: "left open", timeout: .seconds(1)) }
+        thread.join()
+        #expect(watchdog.core.state.withLock { $0.lanes.count } == 1)
+        clock.advance(by: .seconds(2))  // drains the closed lane: reports its activity, forgets it
+        #expect(watchdog.core.state.withLock { $0.lanes.count } == 0)
+        #expect(watchdog.totalEvents == 1)
+
+        let token = try watchdog.watch(name: "here", timeout: .seconds(1))  // this thread's lane
+        let lane = try #require(watchdog.core.state.withLock { $0.lanes.first })
+        let detachedBefore = lane.detached.load(ordering: .acquiring)
+        watchdog.stop()
+        let detachedAfter = lane.detached.load(ordering: .acquiring)
+        #expect(!detachedBefore && detachedAfter)
+        #expect(watchdog.core.state.withLock { $0.lanes.isEmpty })
+        token.finish()
+    }
+
+    /// A finished token is reused in place with a new generation; heap
+    /// entries of the old generation no longer match it.
+    @Test func reuseStartsANewGeneration() {
+        let token = Self.token(1, deadline: 10)
+        #expect(token.isPending(generation: 0))
+        #expect(!token.canBeReused(name: "h"), "not finished")
+        token.finish()
+        #expect(token.canBeReused(name: "h") && !token.canBeReused(name: "other"))
+        token.reuse(id: 2, start: 100, timeout: 10)
+        #expect(!token.isFinished && token.id.rawValue == 2 && token.startNanoseconds == 100)
+        let deadline = token.deadline.load(ordering: .relaxed)
+        #expect(deadline == 110)
+        #expect(!token.isPending(generation: 0) && token.isPending(generation: 1))
+        #expect(!token.markTimedOut(generation: 0), "an old entry cannot time out the new activity")
+        #expect(!token.cancel(generation: 0))
+        #expect(token.markTimedOut(generation: 1) && token.hasTimedOut)
+        #expect(!token.canBeReused(name: "h"), "timed out: never reused")
     }
 }

@@ -2,6 +2,13 @@ import FlowTestSupport
 import FlowWatchdog
 import Synchronization
 import Testing
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Many threads watching, finishing and cancelling at once, checked by
 /// conservation: every unfinished activity is reported exactly once, every
@@ -88,6 +95,46 @@ struct StressTests {
         watchdog.stop()
         #expect(watchdog.monitorThreadCPUTime == nil, "joined")
         #expect(events.values.isEmpty)
+    }
+
+    /// The real monitor thread against threads that watch and finish at
+    /// full speed with short timeouts, keep some activities open for a
+    /// while (so lane slots are evicted while still running) and leave some
+    /// unfinished: it must report exactly the activities whose `finish()`
+    /// lost or never came, each once. This exercises the sleep protocol
+    /// (no lost wake-up) with lanes being reused, evicted and closed.
+    @Test func realMonitorReportsExactlyTheLateActivities() throws {
+        let reported = Collector<WatchID>()
+        let watchdog = try Watchdog { event, _ in
+            if case let .taskTimedOut(_, _, id) = event { reported.append(id) }
+        }
+        let perThread = StressScale.scaled(20_000, minimum: 1_000)
+        let late = Collector<WatchID>()
+        try Stress.run(threads: 4) { t in
+            var random = SeededGenerator(seed: UInt64(900 + t))
+            var held: [WatchToken] = []
+            var mine: [WatchID] = []
+            for _ in 0..<perThread {
+                let token = try! watchdog.watch(name: "rt-\(t)", timeout: .milliseconds(30))
+                switch Int.random(in: 0..<64, using: &random) {
+                case 0: mine.append(token.id)  // never finished
+                case 1..<8: held.append(token)
+                default: if !token.finish() { mine.append(token.id) }
+                }
+                if held.count > 6 {
+                    let victim = held.removeFirst()
+                    if !victim.finish() { mine.append(victim.id) }
+                }
+            }
+            for token in held where !token.finish() { mine.append(token.id) }
+            late.append(contentsOf: mine)
+        }
+        let expected = Set(late.values)
+        let limit = ContinuousClock.now + .seconds(20)  // a bounded wait for the monitor, not a sleep
+        while reported.values.count < expected.count && ContinuousClock.now < limit { sched_yield() }
+        #expect(reported.values.count == expected.count, "each late activity reported once")
+        #expect(Set(reported.values) == expected)
+        watchdog.stop()
     }
 
     @Test func finishRacesTheDeadline() throws {

@@ -112,6 +112,34 @@ struct TimeoutTests {
         #expect(f.watchdog.recentEvents.count == f.watchdog.configuration.eventLogCapacity)
     }
 
+    /// Activities of a thread that exited are still watched: its unfinished
+    /// tokens (in its lane's slots, or evicted from them) are reported, its
+    /// finished ones are not; and a recycled token reports its own activity.
+    @Test func activitiesOfAnExitedThreadAreStillReported() throws {
+        let f = try ManualFixture()
+        let watchdog = f.watchdog
+        let ids = Collector<WatchID>()
+        let worker = TestThread.spawn {
+            for round in 0..<3 {  // the same token, recycled: only the last round is left open
+                let token = try! watchdog.watch(name: "recycled", timeout: .seconds(5))
+                if round < 2 { token.finish() } else { ids.append(token.id) }
+            }
+            // More open activities than a lane has slots: some are evicted while still running.
+            for i in 0..<10 {
+                let token = try! watchdog.watch(name: "open-\(i)", timeout: .seconds(Int64(6 + i)))
+                if i % 3 == 0 { token.finish() } else { ids.append(token.id) }
+            }
+        }
+        worker.join()
+        f.clock.advance(by: .seconds(60))
+        #expect(f.timedOutIDs == ids.values, "each unfinished activity once, in deadline order")
+        let elapsed = f.events.values.compactMap { event -> Duration? in
+            if case let .taskTimedOut(_, elapsed, _) = event { return elapsed }
+            return nil
+        }
+        #expect(elapsed == [5, 7, 8, 10, 11, 13, 14].map { Duration.seconds($0) })
+    }
+
     @Test func eventLogKeepsTheMostRecentEvents() throws {
         let f = try ManualFixture(configuration: Watchdog.Configuration(eventLogCapacity: 4))
         var tokens: [WatchToken] = []
