@@ -105,6 +105,9 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
     let waiter = Locked<Waiter?>(nil)
     let asyncTasks = Locked<[Task<Void, Never>]>([])
     let rejection = Locked<FlowError?>(nil)
+    /// The scopes of scoped nodes running now (GraphExecution+Scope.swift);
+    /// made by the first that needs it, so other runs pay nothing.
+    let nodeScopes = AtomicLazyReference<NodeScopes>()
 
     static let poisonUnit = 1 << 32
     static let pendingMask = (1 << 32) - 1
@@ -205,6 +208,7 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
         cancelledByCaller.store(true, ordering: .relaxed)
         cancelled.store(true, ordering: .relaxed)
         for task in asyncTasks.withLock({ $0 }) { task.cancel() }
+        cancelNodeScopes()
     }
 
     /// Waits (by acquire) for every job's writes, then reports the run.
@@ -343,12 +347,19 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
                 }
             }
             let poison: Bool
-            if info[Int(node)].flags & NodeInfo.isAsync != 0 {
+            if info[Int(node)].flags & NodeInfo.leavesFastPath != 0 {   // async, scoped or token node
                 if !poisoned && !cancelled.load(ordering: .relaxed) {
-                    launchAsync(node)
-                    return
+                    if info[Int(node)].flags & NodeInfo.isExtended == 0 {
+                        launchAsync(node)
+                        return
+                    }
+                    // A scoped or token node (ExtendedNode.swift): nil
+                    // when it finishes later, on another thread.
+                    guard let extendedPoison = runExtended(node) else { return }
+                    poison = extendedPoison
+                } else {
+                    poison = skip(Int(node), poisoned: poisoned)
                 }
-                poison = skip(Int(node), poisoned: poisoned)
             } else {
                 poison = execute(Int(node), poisoned: poisoned)
             }
@@ -517,7 +528,10 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
         monitor?.finished(i, .failed, at: GraphExecution.now())
         let failure = NodeFailure(node: plan.displayName(i), index: i, error: error)
         failures.withLock { $0.append(failure) }
-        if failFast { cancelled.store(true, ordering: .relaxed) }
+        if failFast {
+            cancelled.store(true, ordering: .relaxed)
+            cancelNodeScopes()
+        }
     }
 
     @discardableResult @inline(__always)
@@ -609,4 +623,31 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
     }
+}
+
+// MARK: - Access for scoped and token nodes
+//
+// ExtendedNode.swift, GraphExecution+Scope.swift and +Tokens.swift finish
+// their nodes with the same steps as the code above; these forward to its
+// private helpers (kept private so the hot path above reads on its own).
+extension GraphExecution {
+    @inline(__always)
+    func advanceExtended(_ node: Int32, poison: Bool, job: inout JobState) -> (node: Int32, poisoned: Bool)? {
+        advance(node, poison: poison, job: &job)
+    }
+
+    func submitExtendedJob(priority: Priority, affinity: Int?, _ job: @escaping @Sendable () -> Void) {
+        submitJob(priority: priority, affinity: affinity, job)
+    }
+
+    func setExtendedState(_ i: Int, _ state: NodeState) { setState(i, state) }
+
+    func failExtended(_ i: Int, _ error: any Error) { fail(i, error) }
+
+    @discardableResult
+    func recordExtended(_ i: Int, _ t0: UInt64) -> UInt64 { record(i, t0) }
+
+    func destroyExtendedValue(_ i: Int) { destroyValue(i) }
+
+    func skipExtended(_ i: Int, poisoned: Bool) -> Bool { skip(i, poisoned: poisoned) }
 }

@@ -13,6 +13,9 @@ struct NodeInfo {
     var flags: UInt8
 
     static let isAsync: UInt8 = 1, needsSubmit: UInt8 = 2, hasTimeout: UInt8 = 4
+    // A scoped or token node (ExtendedNode.swift).
+    static let isExtended: UInt8 = 8
+    static let leavesFastPath: UInt8 = isAsync | isExtended
 }
 
 struct OrderEdge {
