@@ -2,17 +2,18 @@
 // scoped nodes (a body with a `Scope`: the node ends when its children
 // ended) and token nodes (a body run `count` times). Their bodies live in
 // one `ExtendedBodies` store per graph (BodyStores.swift) and they carry
-// `NodeInfo.isExtended`; the scheduler's chain loop sends them here
-// (`runExtended`) and never looks at them otherwise, so plain nodes pay
-// nothing for them: the flag shares the one test that already sent async
-// nodes off the fast path.
+// `NodeInfo.isExtended` and `isAsync`: the chain loop's one test that
+// sends async nodes off the fast path sends them to `launchAsync`, which
+// hands them here (`launchExtended`). The scheduler looks at them nowhere
+// else, so plain nodes pay nothing for them — not even in code layout:
+// see `launchExtended` and `continueAfterExtended` for what changed the
+// compiled chain loop, measured, and was avoided.
 //
-// A node sent here either finishes on the calling thread (`runExtended`
-// returns whether its successors are poisoned, and the chain goes on), or
-// later on another thread (it returns nil): then whoever finishes it —
-// the job submitted when a scope's last child ended, the last token
-// runner, an async node's task — makes its successors arrive and runs the
-// chain from there, exactly as `launchAsync` does for async nodes.
+// Whoever finishes such a node — the starting thread (a scoped node whose
+// children are done, a token node whose last runner it was), the job
+// submitted when a scope's last child ended, the last token runner, an
+// async scoped node's task — goes on with its successors through
+// `continueAfterExtended`.
 
 /// What a scoped or token node runs, with the options it needs at run
 /// time. One per node, made when the node is added; immutable.
@@ -92,8 +93,8 @@ extension TaskGraph {
         var once = options
         once.maxConcurrency = nil
         let node: Node<Output> = addNode(name, options: once, output: output, store: storeIndex,
-                                         position: Int32(truncatingIfNeeded: store.nodes.count - 1))
-        info[node.index].flags |= NodeInfo.isExtended
+                                         position: Int32(truncatingIfNeeded: store.nodes.count - 1), isAsync: true)
+        info[node.index].flags |= NodeInfo.isExtended   // with isAsync: off the fast path (NodeRecords.swift)
         if let limit = options.maxConcurrency {
             self.options[Int32(node.index)] = options
             do { try NodeOptions.checkLimit(limit, node: names[node.index]) } catch { problem(error) }
@@ -103,13 +104,24 @@ extension TaskGraph {
 }
 
 extension GraphExecution {
-    /// Starts scoped or token node `node` (not poisoned, run not cancelled).
-    /// Returns whether its successors are poisoned when it finished on
-    /// this thread, nil when it finishes later elsewhere. Not inlined: it
-    /// stays out of the chain loop, whose code for plain nodes is then
-    /// what it was without extended nodes (one flag test).
+    /// Starts scoped or token node `node` (not poisoned, run not cancelled;
+    /// called by `launchAsync`, from the chain loop). When it finished here,
+    /// a job of its own goes on with its successors. Continuing the chain
+    /// from here would nest one chain loop per such node on this stack;
+    /// handing the node back to the loop (a branch there that goes on with
+    /// its successor) made the compiler inline `advance` into `runChain`
+    /// (400 → 2,400 instructions): plain trees ran 6% and fan-outs 4% slower
+    /// (chains 5% faster), release build, medians of 24 runs beside main.
     @inline(never)
-    func runExtended(_ node: Int32) -> Bool? {
+    func launchExtended(_ node: Int32) {
+        guard let poison = startExtended(node) else { return }   // it finishes later, elsewhere
+        submitExtendedJob(priority: .normal, affinity: nil) { self.continueAfterExtended(node, poison: poison) }
+    }
+
+    /// Starts scoped or token node `node` (not poisoned, run not
+    /// cancelled). Returns whether its successors are poisoned when it
+    /// finished on this thread, nil when it finishes later elsewhere.
+    private func startExtended(_ node: Int32) -> Bool? {
         let i = Int(node)
         guard let store = stores[Int(info[i].store)].takeUnretainedValue() as? ExtendedBodies else {
             preconditionFailure("FlowGraph: node #\(node) of graph '\(plan.name)' has the extended flag but a plain body")
@@ -128,12 +140,19 @@ extension GraphExecution {
 
     /// Goes on after extended node `node` finished on this thread of a
     /// job or task of its own: its successors, the chain, the sinks.
+    ///
+    /// Through `spread` (and `flush` for a sink), like the fan-out of a
+    /// node with many successors, rather than `advance`: a new caller of
+    /// `advance` changed how the compiler inlines the loop into
+    /// `submitNode`, and plain graphs ran 5–18% slower (release build,
+    /// medians of 12 runs beside main; with `spread`, within ±2%).
     func continueAfterExtended(_ node: Int32, poison: Bool) {
-        var job = JobState()
-        if let next = advanceExtended(node, poison: poison, job: &job) {
-            runChain(next.node, poisoned: next.poisoned, job: &job)
+        let lo = Int(succStart[Int(node)]), hi = Int(succStart[Int(node) + 1])
+        if lo == hi {
+            flush(1)   // a sink
+            return
         }
-        end(&job)
+        spread(lo, hi, leaf: max(1, min(GraphExecution.maxLeaf, (hi - lo) / (executor.workerCount * 16))), poison: poison)
     }
 
     /// Whether a node that started at `t0` and ended at `t1` ran past its timeout.

@@ -9,7 +9,8 @@
 //   for the node). When it returns with children still running, the
 //   scope's `whenJoined` callback — run by the child that ends last —
 //   submits a job that finishes the node and goes on with its successors;
-//   when none is left, the node finishes at once and the chain goes on.
+//   when none is left, the node finishes at once and a job goes on with
+//   its successors (ExtendedNode.swift).
 // - async body: a task, like any async node, that awaits the body and
 //   then the scope's `join()`.
 //
@@ -67,7 +68,9 @@ final class NodeScopes: Sendable {
 
 extension GraphExecution {
     /// Cancels the children of every scoped node of the run, now and from
-    /// now on (cold path: the caller cancelled, or fail-fast).
+    /// now on (cold path: the caller cancelled, or fail-fast; not inlined,
+    /// so that `fail` stays the size it was where the chain loop inlines it).
+    @inline(never)
     func cancelNodeScopes() {
         (nodeScopes.load() ?? nodeScopes.storeIfNil(NodeScopes())).cancelAll()
     }

@@ -6,14 +6,14 @@
 // runners (1 with an affinity), each claiming tokens until none is left —
 // no Swift task and no allocation per token. The thread that starts the
 // node is one of them (a plain loop), so a node whose tokens are quick may
-// finish there and the chain go on. The other r - 1 are Swift tasks on the
-// executor: a task is queued on the executor's shared queue, which wakes
-// parked workers one after the other, whereas jobs pushed on the starting
-// worker's own deque wake at most one helper while that worker is busy
-// with its own runner (measured with plain jobs on 4 parked workers:
-// maxConcurrency 2 ran its tokens one at a time, 3 and 4 two at a time;
-// with tasks, 2, 3 and 4 at a time). At most `r` tokens run at once:
-// never more than `maxConcurrency`.
+// finish there (a job then goes on with its successors). The other r - 1
+// are Swift tasks on the executor: a task is queued on the executor's
+// shared queue, which wakes parked workers one after the other, whereas
+// jobs pushed on the starting worker's own deque wake at most one helper
+// while that worker is busy with its own runner (measured with plain jobs
+// on 4 parked workers: maxConcurrency 2 ran its tokens one at a time, 3
+// and 4 two at a time; with tasks, 2, 3 and 4 at a time). At most `r`
+// tokens run at once: never more than `maxConcurrency`.
 //
 // Async bodies: `min(count, maxConcurrency ?? count)` tasks on the
 // executor, each claiming tokens in turn (so `maxConcurrency` bounds the

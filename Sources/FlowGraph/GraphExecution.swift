@@ -347,19 +347,12 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
                 }
             }
             let poison: Bool
-            if info[Int(node)].flags & NodeInfo.leavesFastPath != 0 {   // async, scoped or token node
+            if info[Int(node)].flags & NodeInfo.isAsync != 0 {
                 if !poisoned && !cancelled.load(ordering: .relaxed) {
-                    if info[Int(node)].flags & NodeInfo.isExtended == 0 {
-                        launchAsync(node)
-                        return
-                    }
-                    // A scoped or token node (ExtendedNode.swift): nil
-                    // when it finishes later, on another thread.
-                    guard let extendedPoison = runExtended(node) else { return }
-                    poison = extendedPoison
-                } else {
-                    poison = skip(Int(node), poisoned: poisoned)
+                    launchAsync(node)
+                    return
                 }
+                poison = skip(Int(node), poisoned: poisoned)
             } else {
                 poison = execute(Int(node), poisoned: poisoned)
             }
@@ -466,6 +459,7 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
     /// Runs an async node as a task on the executor; the task goes on
     /// with the node's successors.
     private func launchAsync(_ node: Int32) {
+        if info[Int(node)].flags & NodeInfo.isExtended != 0 { return launchExtended(node) }   // ExtendedNode.swift
         let options = plan.options[node]
         let priority: TaskPriority? = switch options?.priority {
         case .high?: .high
@@ -631,23 +625,23 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
 // their nodes with the same steps as the code above; these forward to its
 // private helpers (kept private so the hot path above reads on its own).
 extension GraphExecution {
-    @inline(__always)
-    func advanceExtended(_ node: Int32, poison: Bool, job: inout JobState) -> (node: Int32, poisoned: Bool)? {
-        advance(node, poison: poison, job: &job)
-    }
-
+    @inline(never)
     func submitExtendedJob(priority: Priority, affinity: Int?, _ job: @escaping @Sendable () -> Void) {
         submitJob(priority: priority, affinity: affinity, job)
     }
 
+    @inline(never)
     func setExtendedState(_ i: Int, _ state: NodeState) { setState(i, state) }
 
+    @inline(never)
     func failExtended(_ i: Int, _ error: any Error) { fail(i, error) }
 
-    @discardableResult
+    @inline(never) @discardableResult
     func recordExtended(_ i: Int, _ t0: UInt64) -> UInt64 { record(i, t0) }
 
+    @inline(never)
     func destroyExtendedValue(_ i: Int) { destroyValue(i) }
 
+    @inline(never)
     func skipExtended(_ i: Int, poisoned: Bool) -> Bool { skip(i, poisoned: poisoned) }
 }
