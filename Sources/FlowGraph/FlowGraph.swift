@@ -3,11 +3,13 @@
 //
 // - `TaskGraph`, a non-Sendable builder: `task(_:after:options:body:)` with
 //   typed inputs through parameter packs, `order(_:before:)`, `parallel`,
-//   `fanOut`, `fanIn`, `map`, `reduce(_:splitEvery:)`, `validate()`,
-//   `dot()` / `mermaid()`.
+//   `fanOut`, `fanIn`, `map`, `reduce(_:splitEvery:)`, scoped nodes
+//   (`scopedTask`: a `Scope` for sub-work), token nodes
+//   (`task(_:runs:after:…)`), `validate()`, `dot()` / `mermaid()`.
 // - `GraphPlan`, the frozen, immutable, `Sendable` form a graph is run
 //   from (`TaskGraph.freeze()`), runnable many times.
-// - `Node<Output>` handles, `NodeOptions` (priority, affinity, timeout),
+// - `Node<Output>` handles, `NodeOptions` (priority, affinity, timeout,
+//   maxConcurrency),
 //   `ErrorPolicy`, and `GraphRun` (typed results, node states, timings,
 //   critical path) / `GraphError`.
 // - The scheduler (`GraphExecution`): atomic in-degrees, ready successors

@@ -105,6 +105,9 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
     let waiter = Locked<Waiter?>(nil)
     let asyncTasks = Locked<[Task<Void, Never>]>([])
     let rejection = Locked<FlowError?>(nil)
+    /// The scopes of scoped nodes running now (GraphExecution+Scope.swift);
+    /// made by the first that needs it, so other runs pay nothing.
+    let nodeScopes = AtomicLazyReference<NodeScopes>()
 
     static let poisonUnit = 1 << 32
     static let pendingMask = (1 << 32) - 1
@@ -205,6 +208,7 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
         cancelledByCaller.store(true, ordering: .relaxed)
         cancelled.store(true, ordering: .relaxed)
         for task in asyncTasks.withLock({ $0 }) { task.cancel() }
+        cancelNodeScopes()
     }
 
     /// Waits (by acquire) for every job's writes, then reports the run.
@@ -455,6 +459,7 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
     /// Runs an async node as a task on the executor; the task goes on
     /// with the node's successors.
     private func launchAsync(_ node: Int32) {
+        if info[Int(node)].flags & NodeInfo.isExtended != 0 { return launchExtended(node) }   // ExtendedNode.swift
         let options = plan.options[node]
         let priority: TaskPriority? = switch options?.priority {
         case .high?: .high
@@ -517,7 +522,10 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
         monitor?.finished(i, .failed, at: GraphExecution.now())
         let failure = NodeFailure(node: plan.displayName(i), index: i, error: error)
         failures.withLock { $0.append(failure) }
-        if failFast { cancelled.store(true, ordering: .relaxed) }
+        if failFast {
+            cancelled.store(true, ordering: .relaxed)
+            cancelNodeScopes()
+        }
     }
 
     @discardableResult @inline(__always)
@@ -609,4 +617,31 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
     }
+}
+
+// MARK: - Access for scoped and token nodes
+//
+// ExtendedNode.swift, GraphExecution+Scope.swift and +Tokens.swift finish
+// their nodes with the same steps as the code above; these forward to its
+// private helpers (kept private so the hot path above reads on its own).
+extension GraphExecution {
+    @inline(never)
+    func submitExtendedJob(priority: Priority, affinity: Int?, _ job: @escaping @Sendable () -> Void) {
+        submitJob(priority: priority, affinity: affinity, job)
+    }
+
+    @inline(never)
+    func setExtendedState(_ i: Int, _ state: NodeState) { setState(i, state) }
+
+    @inline(never)
+    func failExtended(_ i: Int, _ error: any Error) { fail(i, error) }
+
+    @inline(never) @discardableResult
+    func recordExtended(_ i: Int, _ t0: UInt64) -> UInt64 { record(i, t0) }
+
+    @inline(never)
+    func destroyExtendedValue(_ i: Int) { destroyValue(i) }
+
+    @inline(never)
+    func skipExtended(_ i: Int, poisoned: Bool) -> Bool { skip(i, poisoned: poisoned) }
 }

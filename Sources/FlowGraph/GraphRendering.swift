@@ -1,12 +1,13 @@
 /// Renders a graph's nodes and edges as Graphviz DOT or a Mermaid
-/// flowchart. Data edges are solid, order-only edges dashed.
+/// flowchart. Data edges are solid, order-only edges dashed; a token node
+/// is labelled `name ×count`.
 struct GraphRendering {
     let name: String
     let labels: [String]
     let dataEdges: [(Int, Int)]
     let orderEdges: [(Int, Int)]
 
-    init(name: String, names: NodeNames, info: some RandomAccessCollection<NodeInfo>,
+    init(name: String, names: NodeNames, info: some RandomAccessCollection<NodeInfo>, stores: [BodyStore],
          preds: some RandomAccessCollection<Int32>, orderEdges: [OrderEdge], durations: [Duration?]) {
         self.name = name
         var labels: [String] = []
@@ -14,6 +15,10 @@ struct GraphRendering {
         var start = 0
         for (j, node) in info.enumerated() {
             var label = names[j]
+            if node.flags & NodeInfo.isExtended != 0, let extended = stores[Int(node.store)] as? ExtendedBodies,
+               let count = extended.nodes[Int(node.position)].tokenCount {
+                label += " ×\(count)"
+            }
             if j < durations.count, let d = durations[j] { label += " (\(GraphRendering.format(d)))" }
             labels.append(label)
             let end = Int(node.predEnd)
@@ -26,7 +31,7 @@ struct GraphRendering {
     }
 
     init(plan: GraphPlan, durations: [Duration?]) {
-        self.init(name: plan.name, names: plan.names, info: plan.info,
+        self.init(name: plan.name, names: plan.names, info: plan.info, stores: plan.stores,
                   preds: plan.preds, orderEdges: plan.orderEdges, durations: durations)
     }
 
@@ -86,7 +91,7 @@ extension TaskGraph {
     public func mermaid() -> String { rendering.mermaid() }
 
     private var rendering: GraphRendering {
-        GraphRendering(name: name, names: names, info: info, preds: preds,
+        GraphRendering(name: name, names: names, info: info, stores: stores, preds: preds,
                        orderEdges: orderEdges, durations: [])
     }
 }

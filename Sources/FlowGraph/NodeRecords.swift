@@ -13,6 +13,10 @@ struct NodeInfo {
     var flags: UInt8
 
     static let isAsync: UInt8 = 1, needsSubmit: UInt8 = 2, hasTimeout: UInt8 = 4
+    // A scoped or token node (ExtendedNode.swift). It carries `isAsync`
+    // too: the chain loop's one test sends it off the fast path, and
+    // `launchAsync` hands it on.
+    static let isExtended: UInt8 = 8
 }
 
 struct OrderEdge {

@@ -131,10 +131,28 @@ public final class Scope: Sendable {
     /// body, never from one of its own children (which would wait for itself).
     public func join() async {
         await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
-            let queued = state.withLock { $0.join(continuation) }
+            let queued = state.withLock { $0.join(.continuation(continuation)) }
             if !queued { continuation.resume() }
         }
     }
+
+    /// `join()` for a caller that cannot suspend (FlowGraph's synchronous
+    /// scoped nodes): returns false when no child is outstanding (and
+    /// `callback` is not called); else true, and `callback` runs once every
+    /// child has ended, on the thread of the child that ended last, after
+    /// the scope's lock is released. Keep it short (submit the rest).
+    package func whenJoined(_ callback: @escaping @Sendable () -> Void) -> Bool {
+        state.withLock { $0.join(.callback(callback)) }
+    }
+
+    /// The error `withScope` would rethrow for the children: the first
+    /// child error (`.cancelOnFirstError`) or `ScopeErrors` (`.collectAll`);
+    /// nil when no child failed. Complete once the scope is joined.
+    package var failure: (any Error)? { state.withLock { $0.failure } }
+
+    /// How many children ended with a `CancellationError` so far: cut
+    /// short by a cancellation, or cancelled before their body ran.
+    package var childrenEndedByCancellation: Int { state.withLock { $0.endedByCancellation } }
 
     /// Cancels every child and nested scope; children spawned later start
     /// cancelled. Idempotent.
@@ -152,7 +170,9 @@ public final class Scope: Sendable {
 
     // MARK: running
 
-    static func make(executor: Executor?, maxConcurrency: Int?, errorPolicy: ScopeErrorPolicy) throws(FlowError) -> Scope {
+    /// A scope that no `withScope` runs: its owner joins it (`join()` or
+    /// `whenJoined`) and cancels it. For FlowGraph's scoped nodes.
+    package static func make(executor: Executor?, maxConcurrency: Int?, errorPolicy: ScopeErrorPolicy) throws(FlowError) -> Scope {
         if let maxConcurrency, maxConcurrency < 1 {
             throw .invalid("maxConcurrency", maxConcurrency, "must be at least 1 (or nil for no limit)")
         }

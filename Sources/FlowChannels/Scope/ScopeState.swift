@@ -30,11 +30,13 @@ struct ScopeState {
     private(set) var outstanding = 0
     private(set) var cancelled = false
     private(set) var errors: [any Error] = []
+    /// Children that ended with a `CancellationError` (cut short, or never run).
+    private(set) var endedByCancellation = 0
     /// Live children: `nil` until the spawner registered how to cancel it.
     private var children: [UInt64: (@Sendable () -> Void)?] = [:]
     /// Nested scopes (run inline by their caller, so not outstanding children).
     private var subscopes: [UInt64: @Sendable () -> Void] = [:]
-    private var joiners: [UnsafeContinuation<Void, Never>] = []
+    private var joiners: [Joiner] = []
     private var nextID: UInt64 = 0
     let policy: ScopeErrorPolicy
 
@@ -57,9 +59,23 @@ struct ScopeState {
         return false
     }
 
+    /// Who waits for the children to end: a suspended `join()`, or a
+    /// callback (`Scope.whenJoined`, for callers that cannot suspend).
+    enum Joiner {
+        case continuation(UnsafeContinuation<Void, Never>)
+        case callback(@Sendable () -> Void)
+
+        func resume() {
+            switch self {
+            case .continuation(let continuation): continuation.resume()
+            case .callback(let callback): callback()
+            }
+        }
+    }
+
     struct EndAction {
         var cancel: [@Sendable () -> Void] = []
-        var resume: [UnsafeContinuation<Void, Never>] = []
+        var resume: [Joiner] = []
     }
 
     /// Child `id` ended (with `error` if it threw). Cancellation errors do
@@ -67,7 +83,9 @@ struct ScopeState {
     mutating func childDidEnd(_ id: UInt64, error: (any Error)?) -> EndAction {
         var action = EndAction()
         children[id] = nil
-        if let error, !(error is CancellationError) {
+        if error is CancellationError {
+            endedByCancellation += 1
+        } else if let error {
             errors.append(error)
             if policy == .cancelOnFirstError && !cancelled {
                 action.cancel = cancelAll()
@@ -104,9 +122,9 @@ struct ScopeState {
     }
 
     /// Queues a joiner; returns false (not queued) when nothing is outstanding.
-    mutating func join(_ continuation: UnsafeContinuation<Void, Never>) -> Bool {
+    mutating func join(_ joiner: Joiner) -> Bool {
         if outstanding == 0 { return false }
-        joiners.append(continuation)
+        joiners.append(joiner)
         return true
     }
 
