@@ -88,7 +88,8 @@ extension TaskGraph {
     func addExtended<Output: Sendable>(
         _ name: NodeName, options: NodeOptions, output: Output.Type, _ extended: ExtendedNode
     ) -> Node<Output> {
-        let (store, storeIndex) = store(ExtendedBodies.self) { ExtendedBodies() }
+        let (unmanaged, storeIndex) = store(ExtendedBodies.self) { ExtendedBodies() }
+        let store = unmanaged.takeUnretainedValue()
         store.nodes.append(extended)
         var once = options
         once.maxConcurrency = nil

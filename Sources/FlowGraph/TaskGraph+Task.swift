@@ -57,7 +57,7 @@ extension TaskGraph {
         body: @escaping @Sendable () throws -> Output
     ) -> Node<Output> {
         let (store, index) = store(Bodies0<Output>.self) { Bodies0() }
-        let position = store.append(body)
+        let position = store._withUnsafeGuaranteedRef { $0.append(body) }
         return addNode(name.map(NodeName.named) ?? .anonymous, options: options, output: Output.self,
                        store: index, position: position)
     }
@@ -72,7 +72,7 @@ extension TaskGraph {
     ) -> Node<Output> {
         recordInput(a)
         let (store, index) = store(Bodies1<A, Output>.self) { Bodies1() }
-        let position = store.append(body)
+        let position = store._withUnsafeGuaranteedRef { $0.append(body) }
         return addNode(name.map(NodeName.named) ?? .anonymous, options: options, output: Output.self,
                        store: index, position: position)
     }
@@ -88,7 +88,7 @@ extension TaskGraph {
         recordInput(a)
         recordInput(b)
         let (store, index) = store(Bodies2<A, B, Output>.self) { Bodies2() }
-        let position = store.append(body)
+        let position = store._withUnsafeGuaranteedRef { $0.append(body) }
         return addNode(name.map(NodeName.named) ?? .anonymous, options: options, output: Output.self,
                        store: index, position: position)
     }

@@ -120,9 +120,13 @@ public final class TaskGraph {
     /// The store of bodies of type `S` shared by all nodes of that type,
     /// made on first use, and its index.
     @usableFromInline
-    func store<S: BodyStore>(_ type: S.Type, make: () -> S) -> (store: S, index: Int32) {
+    func store<S: BodyStore>(_ type: S.Type, make: () -> S) -> (store: Unmanaged<S>, index: Int32) {
+        // Unmanaged: the caller appends through it with no retain and
+        // release of the store per node (`stores` keeps it alive).
         let key = ObjectIdentifier(S.self)
-        if key == lastStoreKey { return (unsafeDowncast(stores[Int(lastStoreIndex)], to: S.self), lastStoreIndex) }
+        if key == lastStoreKey {
+            return (.passUnretained(unsafeDowncast(stores[Int(lastStoreIndex)], to: S.self)), lastStoreIndex)
+        }
         let index: Int32
         if let known = storeKeys.firstIndex(where: { $0 == key }) {
             index = Int32(known)
@@ -133,7 +137,7 @@ public final class TaskGraph {
         }
         lastStoreKey = key
         lastStoreIndex = index
-        return (unsafeDowncast(stores[Int(index)], to: S.self), index)
+        return (.passUnretained(unsafeDowncast(stores[Int(index)], to: S.self)), index)
     }
 
     /// Adds a store used by one family of nodes only; returns its index.
