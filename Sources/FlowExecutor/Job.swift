@@ -26,7 +26,9 @@ public enum Priority: Int, Sendable, Comparable, CaseIterable, CustomStringConve
     }
 }
 
-/// A submitted closure, boxed so one word can stand for it in the queues.
+/// A submitted closure, boxed so one word can stand for it in a worker's
+/// deque (which holds words only, DESIGN decision 2), or because it carries
+/// a name.
 ///
 /// Boxes are recycled through a per-worker free list (owner thread only),
 /// so a closure submitted from inside the pool costs no allocation beyond
@@ -41,11 +43,20 @@ final class ClosureJob {
         self.name = name
         self.body = body
     }
-
-    static let empty: @Sendable () -> Void = {}
 }
 
-/// One word per queued unit of work (DESIGN decision 2): a retained
+/// A unit of work in the shared rings (central shards, high, low, affinity
+/// inboxes). Vyukov rings own each cell exclusively between two sequence
+/// numbers, so they may hold any value (DESIGN decision 2): an unnamed
+/// closure travels as itself, with no box (the outside fast path: nothing
+/// to allocate or recycle beyond the closure's own context); everything
+/// else as a job word. 17 bytes, a 32-byte ring cell.
+enum QueuedJob: Sendable {
+    case closure(@Sendable () -> Void)
+    case word(UInt)   // a JobWord, owned by whoever holds the QueuedJob
+}
+
+/// One word per unit of work in the deques (DESIGN decision 2): a retained
 /// `ClosureJob` pointer (low bit 0) or a Swift `UnownedJob` (low bit 1).
 /// Both are heap objects aligned to at least 8 bytes, so the low bit is free.
 /// Whoever takes the word out of a queue owns it and must run it exactly once.

@@ -18,10 +18,11 @@ final class Worker: @unchecked Sendable {  // owner-only fields used by its thre
     // touched only by the worker thread; every other field is immutable, an
     // atomic, a lock-free queue or `Locked`.
     let index: Int
+    let homeShard: Int                              // the central shard it takes from first
     let deque: WorkStealingDeque<UInt>              // owner thread only
     let stealer: WorkStealingDeque<UInt>.Stealer
-    let inbox: MPMCQueue<UInt>                      // affinity: only this worker takes from it
-    let inboxOverflow = Locked(FIFOBuffer<UInt>())  // when the inbox ring is full
+    let inbox: MPMCQueue<QueuedJob>                 // affinity: only this worker takes from it
+    let inboxOverflow = Locked(FIFOBuffer<QueuedJob>())  // when the inbox ring is full
     let inboxOverflowCount = Atomic<Int>(0)
     let currentName = Locked<String?>(nil)          // set only for named closures
     let parker = Parker()                           // parks this worker; anyone may unpark it
@@ -35,11 +36,12 @@ final class Worker: @unchecked Sendable {  // owner-only fields used by its thre
 
     static let running = 0, searching = 1, parked = 2
 
-    init(index: Int, inboxCapacity: Int) throws(FlowError) {
+    init(index: Int, homeShard: Int, inboxCapacity: Int) throws(FlowError) {
         self.index = index
+        self.homeShard = homeShard
         deque = try WorkStealingDeque<UInt>(initialCapacity: 256)
         stealer = deque.makeStealer()
-        inbox = try MPMCQueue<UInt>(capacity: inboxCapacity)
+        inbox = try MPMCQueue<QueuedJob>(capacity: inboxCapacity)
         block = UnsafeMutableRawPointer.allocate(byteCount: cacheLineStride, alignment: cacheLineStride)
         for offset in stride(from: 0, to: 32, by: 8) {
             (block + offset).bindMemory(to: Atomic<Int>.self, capacity: 1).initialize(to: Atomic(0))
@@ -120,7 +122,7 @@ final class Worker: @unchecked Sendable {  // owner-only fields used by its thre
     }
 
     /// A job word for `body`, reusing a recycled box when there is one.
-    @inline(__always) func makeJob(name: String?, body: @escaping @Sendable () -> Void) -> UInt {
+    @inline(__always) func makeJob(name: String?, body: consuming @escaping @Sendable () -> Void) -> UInt {
         let n = freeCount.pointee
         if n == 0 { return JobWord.make(ClosureJob(name: name, body: body)) }
         freeCount.pointee = n &- 1
@@ -132,29 +134,31 @@ final class Worker: @unchecked Sendable {  // owner-only fields used by its thre
     }
 
     /// Runs the closure of a job word this worker took, then recycles its
-    /// box: into this worker's free list, else into the shared pool that
-    /// outside submitters draw from (so a box allocated by one thread is not
-    /// freed by another, the slow path of malloc), else it is released.
-    @inline(__always) func runClosure(_ word: UInt, sharedPool: MPMCQueue<UInt>) {
+    /// box into this worker's free list, or releases it when the list is full.
+    @inline(__always) func runClosure(_ word: UInt) {
         let unmanaged = Unmanaged<ClosureJob>.fromOpaque(UnsafeRawPointer(bitPattern: word)!)
-        let job = unmanaged.takeUnretainedValue()
-        job.body()
-        job.body = ClosureJob.empty   // releases the closure's context now
-        if job.name != nil { job.name = nil }
+        // Move the closure out (no retain), leave an empty one behind; the
+        // context is released right after the call.
+        var body: @Sendable () -> Void = {}
+        unmanaged._withUnsafeGuaranteedRef { job in
+            swap(&body, &job.body)
+            if job.name != nil { job.name = nil }
+        }
+        body()
         let n = freeCount.pointee
         if n < Self.freeListCapacity {
             freeList[n] = word
             freeCount.pointee = n &+ 1
-        } else if case .full = sharedPool.tryEnqueue(word) {
+        } else {
             unmanaged.release()
         }
     }
 
     /// Takes from the affinity inbox, then its overflow.
-    @inline(__always) func takeFromInbox() -> UInt? {
+    @inline(__always) func takeFromInbox() -> QueuedJob? {
         if let w = inbox.tryDequeue() { return w }
         if inboxOverflowCount.load(ordering: .acquiring) > 0 {
-            return inboxOverflow.withLock { list -> UInt? in
+            return inboxOverflow.withLock { list -> QueuedJob? in
                 guard let word = list.popFirst() else { return nil }
                 inboxOverflowCount.wrappingSubtract(1, ordering: .relaxed)
                 return word
@@ -164,9 +168,9 @@ final class Worker: @unchecked Sendable {  // owner-only fields used by its thre
     }
 
     /// Puts pinned work into the inbox (never fails: overflow when full).
-    func pin(_ word: UInt) {
-        if case .enqueued = inbox.tryEnqueue(word) { return }
-        inboxOverflow.withLock { $0.append(word) }
+    func pin(_ job: QueuedJob) {
+        guard case .full(let job) = inbox.tryEnqueue(job) else { return }
+        inboxOverflow.withLock { $0.append(job) }
         inboxOverflowCount.wrappingAdd(1, ordering: .releasing)
     }
 
