@@ -92,7 +92,7 @@ public final class Executor: TaskExecutor, Sendable {
             throw .rejected(operation: "submit", reason: "executor '\(name ?? core.configuration.name)' is shut down")
         }
         // An unnamed closure travels as itself: no box to allocate or recycle.
-        let job: QueuedJob = name == nil ? .closure(body) : .word(JobWord.make(ClosureJob(name: name, body: body)))
+        let job: QueuedJob = name == nil ? .closure(body) : .word(JobWord.makeBox(name: name, body: body))
         core.pushOutside(job, priority: priority, affinity: affinity)
     }
 

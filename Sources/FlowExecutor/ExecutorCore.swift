@@ -139,7 +139,7 @@ final class ExecutorCore: @unchecked Sendable {  // immutable, atomic or locked 
     /// Drops a job that will not run (only in deinit): a boxed closure's
     /// box is released; a closure's context goes with the value.
     private func release(_ job: QueuedJob) {
-        if case .word(let word) = job, !JobWord.isSwiftJob(word) { _ = JobWord.closureJob(word) }
+        if job.body.isEmpty && !JobWord.isSwiftJob(job.word) { JobWord.free(job.word) }
     }
 
     func start() {
@@ -329,11 +329,14 @@ final class ExecutorCore: @unchecked Sendable {  // immutable, atomic or locked 
     }
 
     /// Leaves the searching state to run work; the last searcher wakes one
-    /// more worker when shared work is left.
+    /// more worker when work is left: shared work, or a batch it just moved
+    /// into its own deque.
     @inline(__always)
     private func stopSearching(_ worker: Worker) {
         worker.setState(Worker.running)
-        if searching.add(-1) == 0 && sleepers.load() > 0 && hasSharedWork() { wakeOne() }
+        if searching.add(-1) == 0 && sleepers.load() > 0 && (!worker.deque.isEmpty || hasSharedWork()) {
+            wakeOne()
+        }
     }
 
     @inline(__always)
@@ -379,22 +382,72 @@ final class ExecutorCore: @unchecked Sendable {  // immutable, atomic or locked 
         return nil
     }
 
+    /// Takes from the central rings, home shard first, then the overflow
+    /// list: a batch when several wait (see `takeBatch`).
     @inline(__always)
     private func takeShared(_ worker: Worker) -> QueuedJob? {
         let n = shardRefs.count
         var k = worker.homeShard
         for _ in 0..<n {
-            if let j = withShard(k, { $0.tryDequeue() }) { return j }
+            if let j = withShard(k, { takeBatch(from: $0, worker) }) { return j }
             k = k == n - 1 ? 0 : k + 1
         }
-        if overflowCount.load(ordering: .acquiring) > 0 {
-            return overflow.withLock { list -> QueuedJob? in
-                guard let job = list.popFirst() else { return nil }
-                overflowCount.wrappingSubtract(1, ordering: .relaxed)
-                return job
-            }
-        }
+        if overflowCount.load(ordering: .acquiring) > 0 { return takeOverflow(worker) }
         return nil
+    }
+
+    /// The most a worker moves from a central ring into its deque at once.
+    static let batchLimit = 16
+
+    /// Takes one job to run now and, when more wait, a share of them
+    /// (about 1/workers of what the ring holds, at most `batchLimit` in
+    /// all) into the worker's own deque with one claim of the ring: fewer
+    /// contended claims and cache-line transfers per job, and the moved jobs
+    /// stay visible to thieves.
+    @inline(__always)
+    private func takeBatch(from ring: MPMCQueue<QueuedJob>, _ worker: Worker) -> QueuedJob? {
+        let waiting = ring.count
+        if waiting <= 0 { return nil }
+        let limit = min(ExecutorCore.batchLimit, 1 + (waiting - 1) / workerRefs.count)
+        if limit == 1 { return ring.tryDequeue() }
+        let taken = ring.tryDequeue(upTo: limit, into: worker.batch)
+        if taken == 0 { return nil }
+        if taken > 1 { pushBatch(worker, taken) }
+        return worker.batch.move()
+    }
+
+    /// Takes one job from the overflow list, and a share of the rest into
+    /// the worker's deque, under one lock acquisition.
+    @inline(never)
+    private func takeOverflow(_ worker: Worker) -> QueuedJob? {
+        let taken = overflow.withLock { list -> Int in
+            let share = min(ExecutorCore.batchLimit, 1 + list.count / workerRefs.count)
+            var n = 0
+            while n < share, let job = list.popFirst() {
+                (worker.batch + n).initialize(to: job)
+                n &+= 1
+            }
+            overflowCount.wrappingSubtract(n, ordering: .relaxed)
+            return n
+        }
+        if taken == 0 { return nil }
+        if taken > 1 { pushBatch(worker, taken) }
+        return worker.batch.move()
+    }
+
+    /// Moves `worker.batch[1..<count]` onto the worker's deque, newest first
+    /// (the owner pops them oldest first), a closure into a box; wakes a
+    /// neighbour as any pile-up on a deque does. (They were counted as
+    /// submitted when they entered the ring: moving them counts nothing.)
+    @inline(__always)
+    private func pushBatch(_ worker: Worker, _ count: Int) {
+        var i = count &- 1
+        while i > 0 {
+            var job = (worker.batch + i).move()
+            worker.deque.push(worker.word(for: &job))
+            i &-= 1
+        }
+        wakeIfIdle()
     }
 
     /// Searches the queues `spinBudget` rounds before parking.
@@ -468,11 +521,10 @@ final class ExecutorCore: @unchecked Sendable {  // immutable, atomic or locked 
         let observerWord = observer.load(ordering: .acquiring)
         if observerWord != 0 {
             executeObserved(job, on: worker, observer: observerWord)
+        } else if !job.body.isEmpty {
+            job.body.run()
         } else {
-            switch consume job {
-            case .closure(let body): body()
-            case .word(let word): run(word, on: worker)
-            }
+            run(job.word, on: worker)
         }
         worker.countExecuted()
     }
@@ -489,18 +541,12 @@ final class ExecutorCore: @unchecked Sendable {  // immutable, atomic or locked 
     @inline(never)
     private func executeObserved(_ job: consuming QueuedJob, on worker: Worker, observer observerWord: UInt) {
         let box = Unmanaged<ObserverBox>.fromOpaque(UnsafeRawPointer(bitPattern: observerWord)!).takeUnretainedValue()
-        let isSwift: Bool, name: String?
-        switch job {
-        case .closure: isSwift = false; name = nil
-        case .word(let word): isSwift = JobWord.isSwiftJob(word); name = JobWord.peekName(word)
-        }
+        let isSwift = job.body.isEmpty && JobWord.isSwiftJob(job.word)
+        let name = job.body.isEmpty ? JobWord.peekName(job.word) : nil
         let info = ExecutorJobInfo(id: worker.nextJobID(), name: name, worker: worker.index, isSwiftJob: isSwift)
         if name != nil { worker.currentName.withLock { $0 = name } }
         box.observer.willRun(info)
-        switch consume job {
-        case .closure(let body): body()
-        case .word(let word): run(word, on: worker)
-        }
+        if !job.body.isEmpty { job.body.run() } else { run(job.word, on: worker) }
         box.observer.didRun(info)
         if name != nil { worker.currentName.withLock { $0 = nil } }
     }

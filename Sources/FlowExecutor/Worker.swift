@@ -32,7 +32,10 @@ final class Worker: @unchecked Sendable {  // owner-only fields used by its thre
     private static let executedOffset = 0, stolenOffset = 8, submittedOffset = 16, stateOffset = 24
     private static let rngOffset = 32, tickOffset = 40, sequenceOffset = 48, freeCountOffset = 56
     static let freeListCapacity = 512
-    private let freeList: UnsafeMutablePointer<UInt>  // owner thread only: recycled ClosureJob words
+    private let freeList: UnsafeMutablePointer<UInt>  // owner thread only: recycled ClosureBox words
+    /// Owner-only scratch for a batch taken from a ring (uninitialized
+    /// between uses), `ExecutorCore.batchLimit` jobs.
+    let batch: UnsafeMutablePointer<QueuedJob>
 
     static let running = 0, searching = 1, parked = 2
 
@@ -52,12 +55,14 @@ final class Worker: @unchecked Sendable {  // owner-only fields used by its thre
         (block + Self.sequenceOffset).bindMemory(to: UInt64.self, capacity: 1).initialize(to: 0)
         (block + Self.freeCountOffset).bindMemory(to: Int.self, capacity: 1).initialize(to: 0)
         freeList = .allocate(capacity: Self.freeListCapacity)
+        batch = .allocate(capacity: ExecutorCore.batchLimit)
     }
 
     deinit {
         let free = freeCount.pointee
-        for i in 0..<free { Unmanaged<ClosureJob>.fromOpaque(UnsafeRawPointer(bitPattern: freeList[i])!).release() }
+        for i in 0..<free { JobWord.free(freeList[i]) }
         freeList.deallocate()
+        batch.deallocate()
         for offset in stride(from: 0, to: 32, by: 8) { atomic(offset).deinitialize(count: 1) }
         block.deallocate()
     }
@@ -85,9 +90,11 @@ final class Worker: @unchecked Sendable {  // owner-only fields used by its thre
     var stolen: Int { atomic(Self.stolenOffset).pointee.load(ordering: .relaxed) }
     var submitted: Int { atomic(Self.submittedOffset).pointee.load(ordering: .acquiring) }
 
-    var state: Int { atomic(Self.stateOffset).pointee.load(ordering: .sequentiallyConsistent) }
+    // For snapshots only (the parking protocol does not read it): a plain
+    // release store, not a seq_cst one (an `xchg` on x86) on every search.
+    var state: Int { atomic(Self.stateOffset).pointee.load(ordering: .acquiring) }
     @inline(__always) func setState(_ s: Int) {
-        atomic(Self.stateOffset).pointee.store(s, ordering: .sequentiallyConsistent)
+        atomic(Self.stateOffset).pointee.store(s, ordering: .releasing)
     }
 
     // MARK: owner-only scratch
@@ -121,36 +128,47 @@ final class Worker: @unchecked Sendable {  // owner-only fields used by its thre
         (block + Self.freeCountOffset).assumingMemoryBound(to: Int.self)
     }
 
+    /// A box for a closure: a recycled one when the free list has one.
+    @inline(__always) private func box() -> UInt {
+        let n = freeCount.pointee
+        if n == 0 { return JobWord.allocateBox() }
+        freeCount.pointee = n &- 1
+        return freeList[n &- 1]
+    }
+
     /// A job word for `body`, reusing a recycled box when there is one.
     @inline(__always) func makeJob(name: String?, body: consuming @escaping @Sendable () -> Void) -> UInt {
-        let n = freeCount.pointee
-        if n == 0 { return JobWord.make(ClosureJob(name: name, body: body)) }
-        freeCount.pointee = n &- 1
-        let word = freeList[n &- 1]
-        let job = Unmanaged<ClosureJob>.fromOpaque(UnsafeRawPointer(bitPattern: word)!).takeUnretainedValue()
-        job.body = body
-        if name != nil { job.name = name }
+        let word = box()
+        var body = JobBody(closure: body)
+        swap(&JobWord.box(word).pointee.body, &body)
+        if name != nil { JobWord.box(word).pointee.name = name }
+        return word
+    }
+
+    /// The deque word for a job taken from a ring: a closure moves into a box.
+    @inline(__always) func word(for job: inout QueuedJob) -> UInt {
+        if job.body.isEmpty { return job.word }
+        let word = box()
+        swap(&JobWord.box(word).pointee.body, &job.body)
         return word
     }
 
     /// Runs the closure of a job word this worker took, then recycles its
     /// box into this worker's free list, or releases it when the list is full.
     @inline(__always) func runClosure(_ word: UInt) {
-        let unmanaged = Unmanaged<ClosureJob>.fromOpaque(UnsafeRawPointer(bitPattern: word)!)
-        // Move the closure out (no retain), leave an empty one behind; the
-        // context is released right after the call.
-        var body: @Sendable () -> Void = {}
-        unmanaged._withUnsafeGuaranteedRef { job in
-            swap(&body, &job.body)
-            if job.name != nil { job.name = nil }
-        }
-        body()
+        // Move the closure out (no retain); its context is released right
+        // after the call.
+        var body = JobBody.empty
+        let box = JobWord.box(word)
+        swap(&body, &box.pointee.body)
+        if box.pointee.name != nil { box.pointee.name = nil }
+        body.closure?()
         let n = freeCount.pointee
         if n < Self.freeListCapacity {
             freeList[n] = word
             freeCount.pointee = n &+ 1
         } else {
-            unmanaged.release()
+            JobWord.free(word)
         }
     }
 
