@@ -80,10 +80,13 @@ public final class Executor: TaskExecutor, Sendable {
         if let affinity, affinity < 0 || affinity >= core.workers.count {
             throw .invalid("affinity", affinity, "must be a worker index in 0..<\(core.workers.count)")
         }
+        // The closure is moved (never copied) from here into a ring cell or a
+        // box: see "The push paths" in ExecutorCore.swift.
+        var job: QueuedJob? = .closure(body)
         if let worker = core.currentWorker() {
             // The core keeps its workers alive: no retain needed.
             unowned(unsafe) let worker = worker.takeUnretainedValue()
-            core.submitInside(name: name, body: body, from: worker, priority: priority, affinity: affinity)
+            core.submitInside(&job, name: name, from: worker, priority: priority, affinity: affinity)
             return
         }
         core.outsideSubmitted.atomic.pointee.wrappingAdd(1, ordering: .sequentiallyConsistent)  // before reading the phase
@@ -92,8 +95,8 @@ public final class Executor: TaskExecutor, Sendable {
             throw .rejected(operation: "submit", reason: "executor '\(name ?? core.configuration.name)' is shut down")
         }
         // An unnamed closure travels as itself: no box to allocate or recycle.
-        let job: QueuedJob = name == nil ? .closure(body) : .word(JobWord.makeBox(name: name, body: body))
-        core.pushOutside(job, priority: priority, affinity: affinity)
+        if name != nil { job = .word(JobWord.box(&job, name: name, in: JobWord.allocateBox())) }
+        core.pushOutside(&job, priority: priority, affinity: affinity)
     }
 
     // MARK: - TaskExecutor
@@ -107,7 +110,8 @@ public final class Executor: TaskExecutor, Sendable {
         let word = JobWord.make(unowned)
         if let worker = core.currentWorker() {
             worker._withUnsafeGuaranteedRef { worker in
-                core.pushInside(.word(word), from: worker, priority: priority, affinity: nil)
+                var job: QueuedJob? = .word(word)
+                core.pushInside(&job, from: worker, priority: priority, affinity: nil)
             }
             return
         }
@@ -117,7 +121,8 @@ public final class Executor: TaskExecutor, Sendable {
             globalConcurrentExecutor.enqueue(ExecutorJob(unowned))
             return
         }
-        core.pushOutside(.word(word), priority: priority, affinity: nil)
+        var job: QueuedJob? = .word(word)
+        core.pushOutside(&job, priority: priority, affinity: nil)
     }
 
     // MARK: - Where am I

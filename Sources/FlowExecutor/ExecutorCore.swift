@@ -82,7 +82,7 @@ final class ExecutorCore: @unchecked Sendable {  // immutable, atomic or locked 
     let shardRefs: UnsafeMutableBufferPointer<Unmanaged<MPMCQueue<QueuedJob>>>
     let high: MPMCQueue<QueuedJob>
     let low: MPMCQueue<QueuedJob>
-    let overflow = Locked(FIFOBuffer<QueuedJob>())  // when a shared ring is full
+    let overflow = Locked(JobFIFO())          // when a shared ring is full
     let overflowCount = Atomic<Int>(0)
     let slotKey: pthread_key_t                // workerSlotKey, read here without its lazy-init check
     let searching = PaddedAtomic(0)
@@ -176,49 +176,55 @@ final class ExecutorCore: @unchecked Sendable {  // immutable, atomic or locked 
 
     // MARK: - Submission
 
-    /// Queues a closure submitted on a worker of this pool (always
+    /// Queues a closure job submitted on a worker of this pool (always
     /// accepted): normal priority onto the worker's deque as a boxed word
     /// (the box comes from the worker's free list), the rest to the rings.
     @inline(__always)
-    func submitInside(name: String?, body: consuming @escaping @Sendable () -> Void, from worker: Worker,
+    func submitInside(_ job: inout QueuedJob?, name: String?, from worker: Worker,
                       priority: Priority, affinity: Int?) {
         if priority == .normal && affinity == nil {
             worker.countSubmitted()
-            worker.deque.push(worker.makeJob(name: name, body: body))
+            worker.deque.push(worker.box(&job, name: name))
             if worker.deque.count > 1 { wakeIfIdle() }  // work is piling up
             return
         }
-        let job: QueuedJob = name == nil ? .closure(body) : .word(worker.makeJob(name: name, body: body))
-        pushInside(job, from: worker, priority: priority, affinity: affinity)
+        if name != nil { job = .word(worker.box(&job, name: name)) }
+        pushInside(&job, from: worker, priority: priority, affinity: affinity)
     }
+
+    // The push paths take the job as an `inout` optional and move it out
+    // at the very end (into a ring cell, an overflow list or an inbox): a
+    // job holding a closure is never copied on its way, so no retain and
+    // release of the closure's context (which the worker's final release
+    // touches too) are paid per submit.
 
     /// Queues a job from a worker of this pool onto a ring (always accepted).
     @inline(__always)
-    func pushInside(_ job: QueuedJob, from worker: Worker, priority: Priority, affinity: Int?) {
+    func pushInside(_ job: inout QueuedJob?, from worker: Worker, priority: Priority, affinity: Int?) {
         worker.countSubmitted()
         if let target = affinity {
-            pin(job, to: target)
+            pin(&job, to: target)
             return
         }
         switch priority {
-        case .high: pushShared(high, job)
-        case .low: pushShared(low, job)
-        case .normal: withShard(worker.homeShard) { pushShared($0, job) }
+        case .high: pushShared(high, &job)
+        case .low: pushShared(low, &job)
+        case .normal: withShard(worker.homeShard) { pushShared($0, &job) }
         }
         wakeIfIdle()
     }
 
     /// Queues a job from outside the pool; the caller counted it.
     @inline(__always)
-    func pushOutside(_ job: QueuedJob, priority: Priority, affinity: Int?) {
+    func pushOutside(_ job: inout QueuedJob?, priority: Priority, affinity: Int?) {
         if let target = affinity {
-            pin(job, to: target)
+            pin(&job, to: target)
             return
         }
         switch priority {
-        case .high: pushShared(high, job)
-        case .low: pushShared(low, job)
-        case .normal: withShard(outsideShard()) { pushShared($0, job) }
+        case .high: pushShared(high, &job)
+        case .low: pushShared(low, &job)
+        case .normal: withShard(outsideShard()) { pushShared($0, &job) }
         }
         // The push's claim is a seq_cst RMW (MPMCQueue's enqueue CAS, or the
         // overflow count), so seq_cst loads after it complete the Dekker
@@ -260,14 +266,14 @@ final class ExecutorCore: @unchecked Sendable {  // immutable, atomic or locked 
     }
 
     @inline(__always)
-    private func pushShared(_ queue: MPMCQueue<QueuedJob>, _ job: QueuedJob) {
-        guard case .full(let job) = queue.tryEnqueue(job) else { return }
-        overflow.withLock { $0.append(job) }
+    private func pushShared(_ queue: MPMCQueue<QueuedJob>, _ job: inout QueuedJob?) {
+        if queue.tryEnqueue(taking: &job) { return }
+        overflow.withLock { $0.append(job.take().unsafelyUnwrapped) }
         overflowCount.wrappingAdd(1, ordering: .sequentiallyConsistent)  // the Dekker "write" (see pushOutside)
     }
 
-    private func pin(_ job: QueuedJob, to target: Int) {
-        withWorker(target) { $0.pin(job) }
+    private func pin(_ job: inout QueuedJob?, to target: Int) {
+        withWorker(target) { $0.pin(&job) }
         atomicMemoryFence(ordering: .sequentiallyConsistent)  // the push before reading the idle stack
         guard sleepers.load() > 0 else { return }
         let woke = idle.withLock { stack -> Bool in

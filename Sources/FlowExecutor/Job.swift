@@ -101,12 +101,12 @@ enum JobWord {
         return UInt(bitPattern: box)
     }
 
-    /// A box holding `body` and `name`.
-    static func makeBox(name: String?, body: consuming @escaping @Sendable () -> Void) -> UInt {
-        let word = allocateBox()
-        var body = JobBody(closure: body)
-        swap(&box(word).pointee.body, &body)
-        box(word).pointee.name = name
+    /// Moves the closure of `job` (an unnamed closure job) into the empty
+    /// box `word`, with `name`; returns `word`. `job` is left empty.
+    @inline(__always)
+    static func box(_ job: inout QueuedJob?, name: String?, in word: UInt) -> UInt {
+        swap(&box(word).pointee.body, &job!.body)
+        if name != nil { box(word).pointee.name = name }
         return word
     }
 

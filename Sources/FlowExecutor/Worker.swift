@@ -22,7 +22,7 @@ final class Worker: @unchecked Sendable {  // owner-only fields used by its thre
     let deque: WorkStealingDeque<UInt>              // owner thread only
     let stealer: WorkStealingDeque<UInt>.Stealer
     let inbox: MPMCQueue<QueuedJob>                 // affinity: only this worker takes from it
-    let inboxOverflow = Locked(FIFOBuffer<QueuedJob>())  // when the inbox ring is full
+    let inboxOverflow = Locked(JobFIFO())           // when the inbox ring is full
     let inboxOverflowCount = Atomic<Int>(0)
     let currentName = Locked<String?>(nil)          // set only for named closures
     let parker = Parker()                           // parks this worker; anyone may unpark it
@@ -136,13 +136,10 @@ final class Worker: @unchecked Sendable {  // owner-only fields used by its thre
         return freeList[n &- 1]
     }
 
-    /// A job word for `body`, reusing a recycled box when there is one.
-    @inline(__always) func makeJob(name: String?, body: consuming @escaping @Sendable () -> Void) -> UInt {
-        let word = box()
-        var body = JobBody(closure: body)
-        swap(&JobWord.box(word).pointee.body, &body)
-        if name != nil { JobWord.box(word).pointee.name = name }
-        return word
+    /// The box word for an unnamed closure job, with `name`: a recycled box
+    /// when the free list has one. `job` is left empty.
+    @inline(__always) func box(_ job: inout QueuedJob?, name: String?) -> UInt {
+        JobWord.box(&job, name: name, in: box())
     }
 
     /// The deque word for a job taken from a ring: a closure moves into a box.
@@ -186,9 +183,9 @@ final class Worker: @unchecked Sendable {  // owner-only fields used by its thre
     }
 
     /// Puts pinned work into the inbox (never fails: overflow when full).
-    func pin(_ job: QueuedJob) {
-        guard case .full(let job) = inbox.tryEnqueue(job) else { return }
-        inboxOverflow.withLock { $0.append(job) }
+    func pin(_ job: inout QueuedJob?) {
+        if inbox.tryEnqueue(taking: &job) { return }
+        inboxOverflow.withLock { $0.append(job.take().unsafelyUnwrapped) }
         inboxOverflowCount.wrappingAdd(1, ordering: .releasing)
     }
 

@@ -1,8 +1,17 @@
 import Synchronization
 
-// MPMCQueue batch dequeue — several consecutive cells claimed by one CAS.
+// MPMCQueue extensions that move elements instead of copying them:
+// `tryEnqueue(taking:)`, and a batch dequeue that claims several
+// consecutive cells by one CAS.
 //
-// Algorithm: as `tryDequeue` (Vyukov's bounded MPMC ring, see
+// tryEnqueue(taking:) moves the element out of the caller's optional into
+// its cell, where `tryEnqueue` (a borrowed parameter) copies it and the
+// caller then destroys its own copy — for an element holding a reference,
+// a retain and a release per enqueue, on a cache line that the consumer's
+// final release touches too. Same algorithm and orderings as `tryEnqueue`
+// (MPMCQueue.swift); the element leaves the slot only after the claim won.
+//
+// Batch dequeue. Algorithm: as `tryDequeue` (Vyukov's bounded MPMC ring, see
 // MPMCQueue.swift), but after finding the cell at dequeuePos = p published
 // (sequence p + 1) the consumer also looks at the cells p+1, p+2, … and
 // counts those published for their own round (sequence q + 1 for position
@@ -27,6 +36,35 @@ import Synchronization
 // `tryDequeue`: positions only hand out cells.
 
 extension MPMCQueue {
+    /// `tryEnqueue` that moves the element out of `slot` (which must hold
+    /// one) instead of copying it: true when enqueued (`slot` is then nil),
+    /// false when the queue is full (`slot` is left as it was). An `inout`
+    /// optional rather than a `consuming` parameter, so callers can hand
+    /// an element through non-escaping closures without a copy.
+    @inlinable @inline(__always)
+    public func tryEnqueue(taking slot: inout Element?) -> Bool {
+        precondition(slot != nil, "MPMCQueue.tryEnqueue(taking:): the slot is empty")
+        var pos = enqueuePosition.pointee.load(ordering: .relaxed)
+        while true {
+            let seq = sequence(pos).pointee.load(ordering: .acquiring)  // pairs with a consumer's release
+            let diff = seq &- pos
+            if diff == 0 {
+                // seq_cst on success (see "Claims" in MPMCQueue.swift).
+                let (won, current) = enqueuePosition.pointee.weakCompareExchange(
+                    expected: pos, desired: pos &+ 1, successOrdering: .sequentiallyConsistent, failureOrdering: .relaxed)
+                if won { break }
+                pos = current
+            } else if diff < 0 {
+                return false
+            } else {
+                pos = enqueuePosition.pointee.load(ordering: .relaxed)
+            }
+        }
+        value(pos).initializeMemory(as: Element.self, to: slot.take().unsafelyUnwrapped)
+        sequence(pos).pointee.store(pos &+ 1, ordering: .releasing)     // publishes the value to a consumer
+        return true
+    }
+
     /// Removes up to `maxCount` of the oldest elements in one claim and
     /// moves them, in FIFO order, into `buffer` (uninitialized memory for at
     /// least `maxCount` elements, initialized by this call); returns how
