@@ -209,7 +209,7 @@ final class ExecutorCore: @unchecked Sendable {  // immutable, atomic or locked 
         switch priority {
         case .high: pushShared(high, &job)
         case .low: pushShared(low, &job)
-        case .normal: withShard(worker.homeShard) { pushShared($0, &job) }
+        case .normal: pushCentral(&job, from: worker.homeShard)
         }
         wakeIfIdle()
     }
@@ -224,7 +224,7 @@ final class ExecutorCore: @unchecked Sendable {  // immutable, atomic or locked 
         switch priority {
         case .high: pushShared(high, &job)
         case .low: pushShared(low, &job)
-        case .normal: withShard(outsideShard()) { pushShared($0, &job) }
+        case .normal: pushCentral(&job, from: outsideShard())
         }
         // The push's claim is a seq_cst RMW (MPMCQueue's enqueue CAS, or the
         // overflow count), so seq_cst loads after it complete the Dekker
@@ -268,6 +268,31 @@ final class ExecutorCore: @unchecked Sendable {  // immutable, atomic or locked 
     @inline(__always)
     private func pushShared(_ queue: MPMCQueue<QueuedJob>, _ job: inout QueuedJob?) {
         if queue.tryEnqueue(taking: &job) { return }
+        pushOverflow(&job)
+    }
+
+    /// Onto central shard `first`, or when it is full the next ones in
+    /// turn (a burst from one thread spreads over every ring before it
+    /// spills), then the overflow list.
+    @inline(__always)
+    private func pushCentral(_ job: inout QueuedJob?, from first: Int) {
+        if withShard(first, { $0.tryEnqueue(taking: &job) }) { return }
+        pushCentralSlow(&job, from: first)
+    }
+
+    @inline(never)
+    private func pushCentralSlow(_ job: inout QueuedJob?, from first: Int) {
+        let n = shardRefs.count
+        var k = first
+        for _ in 1..<n {
+            k = k == n - 1 ? 0 : k + 1
+            if withShard(k, { $0.tryEnqueue(taking: &job) }) { return }
+        }
+        pushOverflow(&job)
+    }
+
+    @inline(never)
+    private func pushOverflow(_ job: inout QueuedJob?) {
         overflow.withLock { $0.append(job.take().unsafelyUnwrapped) }
         overflowCount.wrappingAdd(1, ordering: .sequentiallyConsistent)  // the Dekker "write" (see pushOutside)
     }
