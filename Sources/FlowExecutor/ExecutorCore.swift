@@ -17,15 +17,18 @@ import Synchronization
 //   worker takes from;
 // - central: `centralShards` Vyukov rings for normal work from outside and
 //   for Swift jobs (FIFO, so a task that yields lets others run), one ring
-//   for high and one for low priority, and an overflow list used only when
-//   a ring is full (work is never dropped and a submitter never blocks).
+//   for high and one for low priority, and an overflow list (JobFIFO)
+//   used only when a ring is full — for normal work, when every central
+//   shard is full (work is never dropped and a submitter never blocks).
 //   The rings (and inboxes) hold a QueuedJob: an unnamed closure as itself,
 //   with no box, else a JobWord.
 //
 // The loop of a worker (`runWorker`), each tick:
 //   (every 127th tick) low ring → high ring → (every 61st tick) central
 //   → affinity inbox → own deque → steal from random victims → central
-//   shards → low ring. Out of work, it counts itself as searching and spins
+//   shards → low ring. From a central shard or the overflow list it takes a
+//   batch: one job to run and a share of the rest into its own deque
+//   (`takeBatch`). Out of work, it counts itself as searching and spins
 //   `spinBudget` rounds over the shared queues, then parks.
 //
 // Parking without lost wake-ups: a parker per worker and an idle stack.
