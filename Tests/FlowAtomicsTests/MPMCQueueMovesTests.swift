@@ -3,8 +3,29 @@ import FlowTestSupport
 import Synchronization
 import Testing
 
-@Suite("MPMCQueue batch dequeue", .serialized, .timeLimit(.minutes(3)))
-struct MPMCQueueBatchTests {
+@Suite("MPMCQueue moves (tryEnqueue(taking:), batch dequeue)", .serialized, .timeLimit(.minutes(3)))
+struct MPMCQueueMovesTests {
+    @Test func enqueueTakingMovesAndLeavesTheSlotWhenFull() throws {
+        let counter = DeinitCounter()
+        do {
+            let q = try MPMCQueue<Tracked>(capacity: 2)
+            var slot: Tracked? = Tracked(1, counter: counter)
+            #expect(q.tryEnqueue(taking: &slot))
+            #expect(slot == nil)                                // moved into the cell
+            slot = Tracked(2, counter: counter)
+            #expect(q.tryEnqueue(taking: &slot))
+            slot = Tracked(3, counter: counter)
+            #expect(!q.tryEnqueue(taking: &slot))               // full: the element stays with the caller
+            #expect(slot?.value == 3)
+            #expect(counter.liveCount == 3)                     // nothing copied, nothing dropped
+            #expect(q.tryDequeue()?.value == 1)
+            #expect(q.tryEnqueue(taking: &slot))                // room again
+            #expect(q.tryDequeue()?.value == 2)
+            #expect(q.tryDequeue()?.value == 3)
+        }
+        #expect(counter.liveCount == 0)
+    }
+
     @Test func takesWhatIsThereInOrderUpToTheLimit() throws {
         let q = try MPMCQueue<Int>(capacity: 8)
         let buffer = UnsafeMutablePointer<Int>.allocate(capacity: 8)
