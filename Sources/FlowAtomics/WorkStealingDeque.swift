@@ -26,7 +26,18 @@ import Synchronization
 //   store: the guarantee is the same and costs the same on x86 and ARMv8,
 //   and ThreadSanitizer understands a release store (it ignores fences), so
 //   payloads handed through the deque are not reported as races.
-// - pop: write bottom-1, then load top, with a full store-load order
+// - pop, when a relaxed look at top finds exactly one element (t == b-1):
+//   take it from the top with a seq_cst CAS t → t+1, exactly like a steal,
+//   without touching bottom (departure from the paper, whose pop writes
+//   bottom first and then CASes top anyway for the last element: this path
+//   costs one locked instruction instead of two). Top only grows and the
+//   owner is the only one to add, so the relaxed look can only overstate
+//   the fill: if top has already moved to b, the CAS fails and the deque is
+//   empty; if the look says empty (t >= b), it is. The CAS decides the race
+//   with thieves for that element as two thieves' CASes would; the slot
+//   holds the owner's own write. Otherwise (two or more at the look) the
+//   paper's pop:
+//   pop: write bottom-1, then load top, with a full store-load order
 //   between them; the thief has a seq_cst fence between its load of top and
 //   its load of bottom, so owner and thief are ordered: either the thief
 //   sees the decremented bottom, or the owner sees the thief's incremented
@@ -36,8 +47,10 @@ import Synchronization
 //   exchange, its fence precedes the exchange in the single total order S;
 //   the CAS that produced the top value the thief read happens before that
 //   fence, so the owner's seq_cst load of top, later in S, sees at least
-//   that value. On x86 this is one `xchg` instead of a store and `mfence`. Only for the last element (top == bottom-1)
-//   do both CAS top (seq_cst), and exactly one wins.
+//   that value. On x86 this is one `xchg` instead of a store and `mfence`.
+//   Only when that exchange leaves one element (top == bottom-1, thieves
+//   took the others meanwhile) do owner and thieves both CAS top (seq_cst),
+//   and exactly one wins.
 // - steal: load top acquire, seq_cst fence, load bottom acquire (pairs with
 //   push's release store), load the buffer acquire (pairs with the owner's
 //   release store of a grown buffer — the paper's consume), read the slot
@@ -224,25 +237,45 @@ final class DequeCore: @unchecked Sendable {  // atomics and owner-only fields (
 
     @inlinable @inline(__always)
     func pop() -> UInt? {
-        let b = bottom.pointee.load(ordering: .relaxed) &- 1
-        let ring = buffer.load(ordering: .relaxed)
-        // A seq_cst exchange of bottom then a seq_cst load of top: the same
-        // store-load order as the paper's relaxed store + seq_cst fence +
-        // relaxed load (see the file comment), but one `xchg` on x86
-        // instead of a store and an `mfence`, which is slower.
-        _ = bottom.pointee.exchange(b, ordering: .sequentiallyConsistent)  // vs steal's fence
+        let b = bottom.pointee.load(ordering: .relaxed)           // owner's own index
+        // A first look at top, relaxed: top only grows and never passes
+        // bottom, so the value read can only overstate the elements left.
+        let t0 = top.pointee.load(ordering: .relaxed)
+        let n = b &- t0
+        if n <= 0 { return nil }                                  // empty (exact: only the owner adds)
+        let ring = buffer.load(ordering: .relaxed)                // only the owner stores buffer
+        if n == 1 {
+            // At most one element, at index t0 == b-1: take it from the top
+            // as a thief would, by CAS on top; bottom is not touched, so no
+            // store-load fence is needed. The CAS orders the owner against
+            // the thieves racing for that element: exactly one wins. A lost
+            // CAS means top moved past t0, to b: the deque is empty.
+            let word = RingBuffer.slot(ring, t0).pointee.load(ordering: .relaxed)  // the owner's own write
+            let won = top.pointee.compareExchange(
+                expected: t0, desired: t0 &+ 1,
+                successOrdering: .sequentiallyConsistent, failureOrdering: .relaxed).exchanged
+            cachedTop.pointee = t0 &+ 1                           // top is b now, either way
+            return won ? word : nil
+        }
+        // Two or more at the first look: the paper's pop. A seq_cst exchange
+        // of bottom then a seq_cst load of top: the same store-load order as
+        // the paper's relaxed store + seq_cst fence + relaxed load (see the
+        // file comment), but one `xchg` on x86 instead of a store and an
+        // `mfence`, which is slower.
+        let nb = b &- 1
+        _ = bottom.pointee.exchange(nb, ordering: .sequentiallyConsistent)  // vs steal's fence
         let t = top.pointee.load(ordering: .sequentiallyConsistent)
-        guard t <= b else {
-            bottom.pointee.store(b &+ 1, ordering: .relaxed)      // was empty: restore
+        guard t <= nb else {
+            bottom.pointee.store(b, ordering: .relaxed)           // thieves emptied it meanwhile: restore
             return nil
         }
-        let word = RingBuffer.slot(ring, b).pointee.load(ordering: .relaxed)
-        if t == b {
+        let word = RingBuffer.slot(ring, nb).pointee.load(ordering: .relaxed)
+        if t == nb {
             // The last element: race the thieves for it on top.
             let won = top.pointee.compareExchange(
                 expected: t, desired: t &+ 1,
                 successOrdering: .sequentiallyConsistent, failureOrdering: .relaxed).exchanged
-            bottom.pointee.store(b &+ 1, ordering: .relaxed)
+            bottom.pointee.store(b, ordering: .relaxed)
             return won ? word : nil
         }
         return word

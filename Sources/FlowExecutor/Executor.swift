@@ -75,26 +75,28 @@ public final class Executor: TaskExecutor, Sendable {
         name: String? = nil,
         priority: Priority = .normal,
         affinity: Int? = nil,
-        _ body: @escaping @Sendable () -> Void
+        _ body: consuming @escaping @Sendable () -> Void
     ) throws(FlowError) {
         if let affinity, affinity < 0 || affinity >= core.workers.count {
             throw .invalid("affinity", affinity, "must be a worker index in 0..<\(core.workers.count)")
         }
+        // The closure is moved (never copied) from here into a ring cell or a
+        // box: see "The push paths" in ExecutorCore.swift.
+        var job: QueuedJob? = .closure(body)
         if let worker = core.currentWorker() {
-            worker._withUnsafeGuaranteedRef { worker in
-                let word = worker.makeJob(name: name, body: body)
-                core.pushInside(word, from: worker, priority: priority, affinity: affinity, swiftJob: false)
-            }
+            // The core keeps its workers alive: no retain needed.
+            unowned(unsafe) let worker = worker.takeUnretainedValue()
+            core.submitInside(&job, name: name, from: worker, priority: priority, affinity: affinity)
             return
         }
-        let word = core.makeOutsideJob(name: name, body: body)
         core.outsideSubmitted.atomic.pointee.wrappingAdd(1, ordering: .sequentiallyConsistent)  // before reading the phase
         guard core.phase.load(ordering: .sequentiallyConsistent) == ExecutorCore.running else {
             core.outsideSubmitted.atomic.pointee.wrappingSubtract(1, ordering: .sequentiallyConsistent)
-            _ = JobWord.closureJob(word)
             throw .rejected(operation: "submit", reason: "executor '\(name ?? core.configuration.name)' is shut down")
         }
-        core.pushOutside(word, priority: priority, affinity: affinity)
+        // An unnamed closure travels as itself: no box to allocate or recycle.
+        if name != nil { job = .word(JobWord.box(&job, name: name, in: JobWord.allocateBox())) }
+        core.pushOutside(&job, priority: priority, affinity: affinity)
     }
 
     // MARK: - TaskExecutor
@@ -108,7 +110,8 @@ public final class Executor: TaskExecutor, Sendable {
         let word = JobWord.make(unowned)
         if let worker = core.currentWorker() {
             worker._withUnsafeGuaranteedRef { worker in
-                core.pushInside(word, from: worker, priority: priority, affinity: nil, swiftJob: true)
+                var job: QueuedJob? = .word(word)
+                core.pushInside(&job, from: worker, priority: priority, affinity: nil)
             }
             return
         }
@@ -118,7 +121,8 @@ public final class Executor: TaskExecutor, Sendable {
             globalConcurrentExecutor.enqueue(ExecutorJob(unowned))
             return
         }
-        core.pushOutside(word, priority: priority, affinity: nil)
+        var job: QueuedJob? = .word(word)
+        core.pushOutside(&job, priority: priority, affinity: nil)
     }
 
     // MARK: - Where am I

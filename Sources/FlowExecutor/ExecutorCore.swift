@@ -9,19 +9,26 @@ import Synchronization
 
 // ExecutorCore — the work-stealing scheduler behind `Executor`.
 //
-// Queues (every unit of work is one word, see JobWord):
+// Queues:
 // - per worker: a Chase–Lev deque (owner pushes/pops LIFO, others steal
-//   FIFO) for normal-priority closures submitted from inside the pool, and
-//   an affinity inbox (Vyukov ring + overflow) that only its worker takes from;
+//   FIFO) for normal-priority closures submitted from inside the pool, as
+//   one-word JobWords (a boxed closure from the worker's free list, or a
+//   Swift job), and an affinity inbox (Vyukov ring + overflow) that only its
+//   worker takes from;
 // - central: `centralShards` Vyukov rings for normal work from outside and
 //   for Swift jobs (FIFO, so a task that yields lets others run), one ring
-//   for high and one for low priority, and an overflow list used only when
-//   a ring is full (work is never dropped and a submitter never blocks).
+//   for high and one for low priority, and an overflow list (JobFIFO)
+//   used only when a ring is full — for normal work, when every central
+//   shard is full (work is never dropped and a submitter never blocks).
+//   The rings (and inboxes) hold a QueuedJob: an unnamed closure as itself,
+//   with no box, else a JobWord.
 //
 // The loop of a worker (`runWorker`), each tick:
 //   (every 127th tick) low ring → high ring → (every 61st tick) central
 //   → affinity inbox → own deque → steal from random victims → central
-//   shards → low ring. Out of work, it counts itself as searching and spins
+//   shards → low ring. From a central shard or the overflow list it takes a
+//   batch: one job to run and a share of the rest into its own deque
+//   (`takeBatch`). Out of work, it counts itself as searching and spins
 //   `spinBudget` rounds over the shared queues, then parks.
 //
 // Parking without lost wake-ups: a parker per worker and an idle stack.
@@ -71,16 +78,16 @@ final class ExecutorCore: @unchecked Sendable {  // immutable, atomic or locked 
     // any worker thread starts (thread creation orders it before their reads).
     let configuration: Executor.Configuration
     let workers: [Worker]
-    let shards: [MPMCQueue<UInt>]
+    let shards: [MPMCQueue<QueuedJob>]
     // Unretained views of the two arrays for the hot path (array element
     // access would retain and release each object). Alive with the arrays.
     let workerRefs: UnsafeMutableBufferPointer<Unmanaged<Worker>>
-    let shardRefs: UnsafeMutableBufferPointer<Unmanaged<MPMCQueue<UInt>>>
-    let high: MPMCQueue<UInt>
-    let low: MPMCQueue<UInt>
-    let overflow = Locked(FIFOBuffer<UInt>())  // job words when every central shard is full
-    let jobPool: MPMCQueue<UInt>              // recycled ClosureJob boxes for outside submitters
+    let shardRefs: UnsafeMutableBufferPointer<Unmanaged<MPMCQueue<QueuedJob>>>
+    let high: MPMCQueue<QueuedJob>
+    let low: MPMCQueue<QueuedJob>
+    let overflow = Locked(JobFIFO())          // when a shared ring is full
     let overflowCount = Atomic<Int>(0)
+    let slotKey: pthread_key_t                // workerSlotKey, read here without its lazy-init check
     let searching = PaddedAtomic(0)
     let sleepers = PaddedAtomic(0)                  // workers on the idle stack
     let idle = Locked<IdleStack>(IdleStack())       // parked workers, taken only to park and to wake
@@ -101,17 +108,18 @@ final class ExecutorCore: @unchecked Sendable {  // immutable, atomic or locked 
         self.configuration = configuration
         var workers: [Worker] = []
         for i in 0..<configuration.workers {
-            workers.append(try Worker(index: i, inboxCapacity: configuration.inboxCapacity))
+            workers.append(try Worker(index: i, homeShard: i % configuration.centralShards,
+                                      inboxCapacity: configuration.inboxCapacity))
         }
         self.workers = workers
-        var shards: [MPMCQueue<UInt>] = []
+        var shards: [MPMCQueue<QueuedJob>] = []
         for _ in 0..<configuration.centralShards {
-            shards.append(try MPMCQueue<UInt>(capacity: configuration.shardCapacity))
+            shards.append(try MPMCQueue<QueuedJob>(capacity: configuration.shardCapacity))
         }
         self.shards = shards
-        high = try MPMCQueue<UInt>(capacity: configuration.shardCapacity)
-        low = try MPMCQueue<UInt>(capacity: configuration.shardCapacity)
-        jobPool = try MPMCQueue<UInt>(capacity: 4096)
+        high = try MPMCQueue<QueuedJob>(capacity: configuration.shardCapacity)
+        low = try MPMCQueue<QueuedJob>(capacity: configuration.shardCapacity)
+        slotKey = workerSlotKey
         workerRefs = .allocate(capacity: workers.count)
         _ = workerRefs.initialize(from: workers.map { Unmanaged.passUnretained($0) })
         shardRefs = .allocate(capacity: shards.count)
@@ -121,14 +129,20 @@ final class ExecutorCore: @unchecked Sendable {  // immutable, atomic or locked 
     deinit {
         // Only reached after termination (threads hold the core): free what
         // a racing forward may have left (nothing, normally).
-        for w in workers { while let word = w.deque.pop() { release(word) } }
-        while let word = jobPool.tryDequeue() { release(word) }
+        for w in workers {
+            while let word = w.deque.pop() { release(.word(word)) }
+            while let job = w.takeFromInbox() { release(job) }
+        }
+        for ring in shards + [high, low] { while let job = ring.tryDequeue() { release(job) } }
+        while let job = overflow.withLock({ $0.popFirst() }) { release(job) }
         workerRefs.deallocate()
         shardRefs.deallocate()
     }
 
-    private func release(_ word: UInt) {
-        if !JobWord.isSwiftJob(word) { _ = JobWord.closureJob(word) }
+    /// Drops a job that will not run (only in deinit): a boxed closure's
+    /// box is released; a closure's context goes with the value.
+    private func release(_ job: QueuedJob) {
+        if job.body.isEmpty && !JobWord.isSwiftJob(job.word) { JobWord.free(job.word) }
     }
 
     func start() {
@@ -146,7 +160,7 @@ final class ExecutorCore: @unchecked Sendable {  // immutable, atomic or locked 
     /// The calling thread's worker when it is one of this core's workers.
     @inline(__always)
     func currentWorker() -> Unmanaged<Worker>? {
-        guard let raw = pthread_getspecific(workerSlotKey) else { return nil }
+        guard let raw = pthread_getspecific(slotKey) else { return nil }
         let slot = raw.assumingMemoryBound(to: WorkerSlot.self)
         guard slot.pointee.core == Unmanaged.passUnretained(self).toOpaque() else { return nil }
         return slot.pointee.worker
@@ -159,56 +173,61 @@ final class ExecutorCore: @unchecked Sendable {  // immutable, atomic or locked 
     }
 
     @inline(__always)
-    func withShard<R>(_ index: Int, _ body: (MPMCQueue<UInt>) -> R) -> R {
+    func withShard<R>(_ index: Int, _ body: (MPMCQueue<QueuedJob>) -> R) -> R {
         shardRefs[index]._withUnsafeGuaranteedRef(body)
     }
 
     // MARK: - Submission
 
-    /// A job word for an outside submitter: a recycled box when the shared
-    /// pool has one, else a new one.
+    /// Queues a closure job submitted on a worker of this pool (always
+    /// accepted): normal priority onto the worker's deque as a boxed word
+    /// (the box comes from the worker's free list), the rest to the rings.
     @inline(__always)
-    func makeOutsideJob(name: String?, body: @escaping @Sendable () -> Void) -> UInt {
-        guard let word = jobPool.tryDequeue() else { return JobWord.make(ClosureJob(name: name, body: body)) }
-        let job = Unmanaged<ClosureJob>.fromOpaque(UnsafeRawPointer(bitPattern: word)!).takeUnretainedValue()
-        job.body = body
-        if name != nil { job.name = name }
-        return word
+    func submitInside(_ job: inout QueuedJob?, name: String?, from worker: Worker,
+                      priority: Priority, affinity: Int?) {
+        if priority == .normal && affinity == nil {
+            worker.countSubmitted()
+            worker.deque.push(worker.box(&job, name: name))
+            if worker.deque.count > 1 { wakeIfIdle() }  // work is piling up
+            return
+        }
+        if name != nil { job = .word(worker.box(&job, name: name)) }
+        pushInside(&job, from: worker, priority: priority, affinity: affinity)
     }
 
-    /// Queues a word from a worker of this pool (always accepted).
+    // The push paths take the job as an `inout` optional and move it out
+    // at the very end (into a ring cell, an overflow list or an inbox): a
+    // job holding a closure is never copied on its way, so no retain and
+    // release of the closure's context (which the worker's final release
+    // touches too) are paid per submit.
+
+    /// Queues a job from a worker of this pool onto a ring (always accepted).
     @inline(__always)
-    func pushInside(_ word: UInt, from worker: Worker, priority: Priority, affinity: Int?, swiftJob: Bool) {
+    func pushInside(_ job: inout QueuedJob?, from worker: Worker, priority: Priority, affinity: Int?) {
         worker.countSubmitted()
         if let target = affinity {
-            pin(word, to: target)
+            pin(&job, to: target)
             return
         }
         switch priority {
-        case .high: pushShared(high, word); wakeIfIdle()
-        case .low: pushShared(low, word); wakeIfIdle()
-        case .normal:
-            if swiftJob {
-                withShard(worker.index % shardRefs.count) { pushShared($0, word) }
-                wakeIfIdle()
-            } else {
-                worker.deque.push(word)
-                if worker.deque.count > 1 { wakeIfIdle() }  // work is piling up
-            }
+        case .high: pushShared(high, &job)
+        case .low: pushShared(low, &job)
+        case .normal: pushCentral(&job, from: worker.homeShard)
         }
+        wakeIfIdle()
     }
 
-    /// Queues a word from outside the pool; the caller counted it.
+    /// Queues a job from outside the pool; the caller counted it.
     @inline(__always)
-    func pushOutside(_ word: UInt, priority: Priority, affinity: Int?) {
+    func pushOutside(_ job: inout QueuedJob?, priority: Priority, affinity: Int?) {
         if let target = affinity {
-            pin(word, to: target)
+            pin(&job, to: target)
             return
         }
         switch priority {
-        case .high: pushShared(high, word)
-        case .low: pushShared(low, word)
-        case .normal: withShard(outsideShard()) { pushShared($0, word) }
+        case .high: pushShared(high, &job)
+        case .low: pushShared(low, &job)
+        case .normal: pushCentral(&job, from: outsideShard())
         }
         // The push's claim is a seq_cst RMW (MPMCQueue's enqueue CAS, or the
         // overflow count), so seq_cst loads after it complete the Dekker
@@ -250,14 +269,39 @@ final class ExecutorCore: @unchecked Sendable {  // immutable, atomic or locked 
     }
 
     @inline(__always)
-    private func pushShared(_ queue: MPMCQueue<UInt>, _ word: UInt) {
-        if case .enqueued = queue.tryEnqueue(word) { return }
-        overflow.withLock { $0.append(word) }
+    private func pushShared(_ queue: MPMCQueue<QueuedJob>, _ job: inout QueuedJob?) {
+        if queue.tryEnqueue(taking: &job) { return }
+        pushOverflow(&job)
+    }
+
+    /// Onto central shard `first`, or when it is full the next ones in
+    /// turn (a burst from one thread spreads over every ring before it
+    /// spills), then the overflow list.
+    @inline(__always)
+    private func pushCentral(_ job: inout QueuedJob?, from first: Int) {
+        if withShard(first, { $0.tryEnqueue(taking: &job) }) { return }
+        pushCentralSlow(&job, from: first)
+    }
+
+    @inline(never)
+    private func pushCentralSlow(_ job: inout QueuedJob?, from first: Int) {
+        let n = shardRefs.count
+        var k = first
+        for _ in 1..<n {
+            k = k == n - 1 ? 0 : k + 1
+            if withShard(k, { $0.tryEnqueue(taking: &job) }) { return }
+        }
+        pushOverflow(&job)
+    }
+
+    @inline(never)
+    private func pushOverflow(_ job: inout QueuedJob?) {
+        overflow.withLock { $0.append(job.take().unsafelyUnwrapped) }
         overflowCount.wrappingAdd(1, ordering: .sequentiallyConsistent)  // the Dekker "write" (see pushOutside)
     }
 
-    private func pin(_ word: UInt, to target: Int) {
-        withWorker(target) { $0.pin(word) }
+    private func pin(_ job: inout QueuedJob?, to target: Int) {
+        withWorker(target) { $0.pin(&job) }
         atomicMemoryFence(ordering: .sequentiallyConsistent)  // the push before reading the idle stack
         guard sleepers.load() > 0 else { return }
         let woke = idle.withLock { stack -> Bool in
@@ -269,15 +313,20 @@ final class ExecutorCore: @unchecked Sendable {  // immutable, atomic or locked 
         if woke { withWorker(target) { $0.parker.unpark() } }
     }
 
+    /// The submitting thread's shard: a hash of its pthread_t (thread
+    /// stacks are far apart) mapped onto the shards by a multiply-shift
+    /// (no division on the hot path).
     @inline(__always)
     private func outsideShard() -> Int {
-        if shardRefs.count == 1 { return 0 }
+        let n = UInt64(shardRefs.count)
+        if n == 1 { return 0 }
         #if os(Linux)
-        let t = UInt(pthread_self())                // thread stacks are far apart
+        let t = UInt64(pthread_self())
         #else
-        let t = UInt(bitPattern: pthread_self())
+        let t = UInt64(UInt(bitPattern: pthread_self()))
         #endif
-        return Int((t >> 16) % UInt(shardRefs.count))
+        let hash = ((t >> 12) &* 0x9E37_79B9_7F4A_7C15) >> 32   // 32 well-mixed bits
+        return Int((hash &* n) >> 32)
     }
 
     // MARK: - The worker loop
@@ -286,13 +335,13 @@ final class ExecutorCore: @unchecked Sendable {  // immutable, atomic or locked 
         let slot = UnsafeMutablePointer<WorkerSlot>.allocate(capacity: 1)
         slot.initialize(to: WorkerSlot(core: Unmanaged.passUnretained(self).toOpaque(),
                                        worker: Unmanaged.passUnretained(worker)))
-        pthread_setspecific(workerSlotKey, slot)
-        defer { pthread_setspecific(workerSlotKey, nil); slot.deallocate() }
+        pthread_setspecific(slotKey, slot)
+        defer { pthread_setspecific(slotKey, nil); slot.deallocate() }
         var isSearching = false  // counted in `searching`
         while true {
-            if let word = findWork(worker) {
+            if let job = findWork(worker) {
                 if isSearching { stopSearching(worker); isSearching = false }
-                execute(word, on: worker)
+                execute(job, on: worker)
                 continue
             }
             if !isSearching {
@@ -300,10 +349,10 @@ final class ExecutorCore: @unchecked Sendable {  // immutable, atomic or locked 
                 worker.setState(Worker.searching)
                 isSearching = true
             }
-            if let word = spin(worker) {
+            if let job = spin(worker) {
                 stopSearching(worker)
                 isSearching = false
-                execute(word, on: worker)
+                execute(job, on: worker)
                 continue
             }
             switch park(worker) {
@@ -314,25 +363,26 @@ final class ExecutorCore: @unchecked Sendable {  // immutable, atomic or locked 
     }
 
     /// Leaves the searching state to run work; the last searcher wakes one
-    /// more worker when shared work is left.
+    /// more worker when work is left: shared work, or a batch it just moved
+    /// into its own deque.
     @inline(__always)
     private func stopSearching(_ worker: Worker) {
         worker.setState(Worker.running)
-        if searching.add(-1) == 0 && sleepers.load() > 0 && hasSharedWork() { wakeOne() }
+        if searching.add(-1) == 0 && sleepers.load() > 0 && (!worker.deque.isEmpty || hasSharedWork()) {
+            wakeOne()
+        }
     }
 
     @inline(__always)
-    private func findWork(_ worker: Worker) -> UInt? {
+    private func findWork(_ worker: Worker) -> QueuedJob? {
         let tick = worker.nextTick()
-        if tick % 127 == 0, let w = low.tryDequeue() { return w }  // low is never starved
-        if let w = high.tryDequeue() { return w }
-        if tick % 61 == 0, let w = takeShared(worker) { return w }
-        if let w = worker.takeFromInbox() { return w }
-        // The owner's emptiness check is exact enough to skip pop's fence:
-        // only the owner adds, so "empty" cannot be stale in the wrong way.
-        if !worker.deque.isEmpty, let w = worker.deque.pop() { return w }
-        if let w = steal(worker) { return w }
-        if let w = takeShared(worker) { return w }
+        if tick % 127 == 0, let j = low.tryDequeue() { return j }  // low is never starved
+        if let j = high.tryDequeue() { return j }
+        if tick % 61 == 0, let j = takeShared(worker) { return j }
+        if let j = worker.takeFromInbox() { return j }
+        if let w = worker.deque.pop() { return .word(w) }  // an empty deque costs two plain loads
+        if let w = steal(worker) { return .word(w) }
+        if let j = takeShared(worker) { return j }
         return low.tryDequeue()
     }
 
@@ -340,49 +390,106 @@ final class ExecutorCore: @unchecked Sendable {  // immutable, atomic or locked 
     private func steal(_ worker: Worker) -> UInt? {
         let n = workerRefs.count
         if n == 1 { return nil }
-        let start = Int(worker.nextRandom() % UInt64(n))
+        // A random first victim by multiply-shift, then each other worker
+        // once, in order (no division on this path).
+        let r = worker.nextRandom() >> 32
+        var start = Int((r &* UInt64(n)) >> 32)
+        if start == worker.index { start = start == n - 1 ? 0 : start + 1 }
         for attempt in 0..<2 {
             var contended = false
-            for k in 0..<n {
-                let v = (start + k) % n
-                if v == worker.index { continue }
-                // Cheap look (two relaxed loads) before a steal and its fence.
-                switch withWorker(v, { $0.stealer.isEmpty ? .empty : $0.stealer.steal() }) {
-                case .success(let w):
-                    worker.countStolen()
-                    return w
-                case .retry: contended = true
-                case .empty: break
+            var v = start
+            for _ in 0..<n {
+                if v != worker.index {
+                    // Cheap look (two relaxed loads) before a steal and its fence.
+                    switch withWorker(v, { $0.stealer.isEmpty ? .empty : $0.stealer.steal() }) {
+                    case .success(let w):
+                        worker.countStolen()
+                        return w
+                    case .retry: contended = true
+                    case .empty: break
+                    }
                 }
+                v = v == n - 1 ? 0 : v + 1
             }
             if !contended || attempt == 1 { break }
         }
         return nil
     }
 
+    /// Takes from the central rings, home shard first, then the overflow
+    /// list: a batch when several wait (see `takeBatch`).
     @inline(__always)
-    private func takeShared(_ worker: Worker) -> UInt? {
+    private func takeShared(_ worker: Worker) -> QueuedJob? {
         let n = shardRefs.count
-        let home = worker.index % n
-        for k in 0..<n {
-            if let w = withShard((home + k) % n, { $0.tryDequeue() }) { return w }
+        var k = worker.homeShard
+        for _ in 0..<n {
+            if let j = withShard(k, { takeBatch(from: $0, worker) }) { return j }
+            k = k == n - 1 ? 0 : k + 1
         }
-        if overflowCount.load(ordering: .acquiring) > 0 {
-            return overflow.withLock { list -> UInt? in
-                guard let word = list.popFirst() else { return nil }
-                overflowCount.wrappingSubtract(1, ordering: .relaxed)
-                return word
-            }
-        }
+        if overflowCount.load(ordering: .acquiring) > 0 { return takeOverflow(worker) }
         return nil
     }
 
+    /// The most a worker moves from a central ring into its deque at once.
+    static let batchLimit = 16
+
+    /// Takes one job to run now and, when more wait, a share of them
+    /// (about 1/workers of what the ring holds, at most `batchLimit` in
+    /// all) into the worker's own deque with one claim of the ring: fewer
+    /// contended claims and cache-line transfers per job, and the moved jobs
+    /// stay visible to thieves.
+    @inline(__always)
+    private func takeBatch(from ring: MPMCQueue<QueuedJob>, _ worker: Worker) -> QueuedJob? {
+        let waiting = ring.count
+        if waiting <= 0 { return nil }
+        let limit = min(ExecutorCore.batchLimit, 1 + (waiting - 1) / workerRefs.count)
+        if limit == 1 { return ring.tryDequeue() }
+        let taken = ring.tryDequeue(upTo: limit, into: worker.batch)
+        if taken == 0 { return nil }
+        if taken > 1 { pushBatch(worker, taken) }
+        return worker.batch.move()
+    }
+
+    /// Takes one job from the overflow list, and a share of the rest into
+    /// the worker's deque, under one lock acquisition.
+    @inline(never)
+    private func takeOverflow(_ worker: Worker) -> QueuedJob? {
+        let taken = overflow.withLock { list -> Int in
+            let share = min(ExecutorCore.batchLimit, 1 + list.count / workerRefs.count)
+            var n = 0
+            while n < share, let job = list.popFirst() {
+                (worker.batch + n).initialize(to: job)
+                n &+= 1
+            }
+            overflowCount.wrappingSubtract(n, ordering: .relaxed)
+            return n
+        }
+        if taken == 0 { return nil }
+        if taken > 1 { pushBatch(worker, taken) }
+        return worker.batch.move()
+    }
+
+    /// Moves `worker.batch[1..<count]` onto the worker's deque, newest first
+    /// (the owner pops them oldest first), a closure into a box; wakes a
+    /// neighbour as any pile-up on a deque does. (They were counted as
+    /// submitted when they entered the ring: moving them counts nothing.)
+    @inline(__always)
+    private func pushBatch(_ worker: Worker, _ count: Int) {
+        var i = count &- 1
+        while i > 0 {
+            var job = (worker.batch + i).move()
+            worker.deque.push(worker.word(for: &job))
+            i &-= 1
+        }
+        wakeIfIdle()
+    }
+
     /// Searches the queues `spinBudget` rounds before parking.
-    private func spin(_ worker: Worker) -> UInt? {
+    private func spin(_ worker: Worker) -> QueuedJob? {
         let budget = configuration.spinBudget
         var round = 0
         while round < budget {
-            if let w = findWork(worker) { return w }
+            if let j = findWork(worker) { return j }
             if round < budget / 2 { Backoff.relax(64) } else { sched_yield() }
             round += 1
         }
@@ -444,31 +551,36 @@ final class ExecutorCore: @unchecked Sendable {  // immutable, atomic or locked 
     // MARK: - Running work
 
     @inline(__always)
-    private func execute(_ word: UInt, on worker: Worker) {
+    private func execute(_ job: consuming QueuedJob, on worker: Worker) {
         let observerWord = observer.load(ordering: .acquiring)
         if observerWord != 0 {
-            executeObserved(word, on: worker, observer: observerWord)
-        } else if JobWord.isSwiftJob(word) {
-            JobWord.swiftJob(word).runSynchronously(on: taskExecutor!)
+            executeObserved(job, on: worker, observer: observerWord)
+        } else if !job.body.isEmpty {
+            job.body.run()
         } else {
-            worker.runClosure(word, sharedPool: jobPool)
+            run(job.word, on: worker)
         }
         worker.countExecuted()
     }
 
+    @inline(__always)
+    private func run(_ word: UInt, on worker: Worker) {
+        if JobWord.isSwiftJob(word) {
+            JobWord.swiftJob(word).runSynchronously(on: taskExecutor!)
+        } else {
+            worker.runClosure(word)
+        }
+    }
+
     @inline(never)
-    private func executeObserved(_ word: UInt, on worker: Worker, observer observerWord: UInt) {
+    private func executeObserved(_ job: consuming QueuedJob, on worker: Worker, observer observerWord: UInt) {
         let box = Unmanaged<ObserverBox>.fromOpaque(UnsafeRawPointer(bitPattern: observerWord)!).takeUnretainedValue()
-        let isSwift = JobWord.isSwiftJob(word)
-        let name = JobWord.peekName(word)
+        let isSwift = job.body.isEmpty && JobWord.isSwiftJob(job.word)
+        let name = job.body.isEmpty ? JobWord.peekName(job.word) : nil
         let info = ExecutorJobInfo(id: worker.nextJobID(), name: name, worker: worker.index, isSwiftJob: isSwift)
         if name != nil { worker.currentName.withLock { $0 = name } }
         box.observer.willRun(info)
-        if isSwift {
-            JobWord.swiftJob(word).runSynchronously(on: taskExecutor!)
-        } else {
-            worker.runClosure(word, sharedPool: jobPool)
-        }
+        if !job.body.isEmpty { job.body.run() } else { run(job.word, on: worker) }
         box.observer.didRun(info)
         if name != nil { worker.currentName.withLock { $0 = nil } }
     }

@@ -18,10 +18,11 @@ final class Worker: @unchecked Sendable {  // owner-only fields used by its thre
     // touched only by the worker thread; every other field is immutable, an
     // atomic, a lock-free queue or `Locked`.
     let index: Int
+    let homeShard: Int                              // the central shard it takes from first
     let deque: WorkStealingDeque<UInt>              // owner thread only
     let stealer: WorkStealingDeque<UInt>.Stealer
-    let inbox: MPMCQueue<UInt>                      // affinity: only this worker takes from it
-    let inboxOverflow = Locked(FIFOBuffer<UInt>())  // when the inbox ring is full
+    let inbox: MPMCQueue<QueuedJob>                 // affinity: only this worker takes from it
+    let inboxOverflow = Locked(JobFIFO())           // when the inbox ring is full
     let inboxOverflowCount = Atomic<Int>(0)
     let currentName = Locked<String?>(nil)          // set only for named closures
     let parker = Parker()                           // parks this worker; anyone may unpark it
@@ -31,15 +32,19 @@ final class Worker: @unchecked Sendable {  // owner-only fields used by its thre
     private static let executedOffset = 0, stolenOffset = 8, submittedOffset = 16, stateOffset = 24
     private static let rngOffset = 32, tickOffset = 40, sequenceOffset = 48, freeCountOffset = 56
     static let freeListCapacity = 512
-    private let freeList: UnsafeMutablePointer<UInt>  // owner thread only: recycled ClosureJob words
+    private let freeList: UnsafeMutablePointer<UInt>  // owner thread only: recycled ClosureBox words
+    /// Owner-only scratch for a batch taken from a ring (uninitialized
+    /// between uses), `ExecutorCore.batchLimit` jobs.
+    let batch: UnsafeMutablePointer<QueuedJob>
 
     static let running = 0, searching = 1, parked = 2
 
-    init(index: Int, inboxCapacity: Int) throws(FlowError) {
+    init(index: Int, homeShard: Int, inboxCapacity: Int) throws(FlowError) {
         self.index = index
+        self.homeShard = homeShard
         deque = try WorkStealingDeque<UInt>(initialCapacity: 256)
         stealer = deque.makeStealer()
-        inbox = try MPMCQueue<UInt>(capacity: inboxCapacity)
+        inbox = try MPMCQueue<QueuedJob>(capacity: inboxCapacity)
         block = UnsafeMutableRawPointer.allocate(byteCount: cacheLineStride, alignment: cacheLineStride)
         for offset in stride(from: 0, to: 32, by: 8) {
             (block + offset).bindMemory(to: Atomic<Int>.self, capacity: 1).initialize(to: Atomic(0))
@@ -50,12 +55,14 @@ final class Worker: @unchecked Sendable {  // owner-only fields used by its thre
         (block + Self.sequenceOffset).bindMemory(to: UInt64.self, capacity: 1).initialize(to: 0)
         (block + Self.freeCountOffset).bindMemory(to: Int.self, capacity: 1).initialize(to: 0)
         freeList = .allocate(capacity: Self.freeListCapacity)
+        batch = .allocate(capacity: ExecutorCore.batchLimit)
     }
 
     deinit {
         let free = freeCount.pointee
-        for i in 0..<free { Unmanaged<ClosureJob>.fromOpaque(UnsafeRawPointer(bitPattern: freeList[i])!).release() }
+        for i in 0..<free { JobWord.free(freeList[i]) }
         freeList.deallocate()
+        batch.deallocate()
         for offset in stride(from: 0, to: 32, by: 8) { atomic(offset).deinitialize(count: 1) }
         block.deallocate()
     }
@@ -83,9 +90,11 @@ final class Worker: @unchecked Sendable {  // owner-only fields used by its thre
     var stolen: Int { atomic(Self.stolenOffset).pointee.load(ordering: .relaxed) }
     var submitted: Int { atomic(Self.submittedOffset).pointee.load(ordering: .acquiring) }
 
-    var state: Int { atomic(Self.stateOffset).pointee.load(ordering: .sequentiallyConsistent) }
+    // For snapshots only (the parking protocol does not read it): a plain
+    // release store, not a seq_cst one (an `xchg` on x86) on every search.
+    var state: Int { atomic(Self.stateOffset).pointee.load(ordering: .acquiring) }
     @inline(__always) func setState(_ s: Int) {
-        atomic(Self.stateOffset).pointee.store(s, ordering: .sequentiallyConsistent)
+        atomic(Self.stateOffset).pointee.store(s, ordering: .releasing)
     }
 
     // MARK: owner-only scratch
@@ -119,42 +128,52 @@ final class Worker: @unchecked Sendable {  // owner-only fields used by its thre
         (block + Self.freeCountOffset).assumingMemoryBound(to: Int.self)
     }
 
-    /// A job word for `body`, reusing a recycled box when there is one.
-    @inline(__always) func makeJob(name: String?, body: @escaping @Sendable () -> Void) -> UInt {
+    /// A box for a closure: a recycled one when the free list has one.
+    @inline(__always) private func box() -> UInt {
         let n = freeCount.pointee
-        if n == 0 { return JobWord.make(ClosureJob(name: name, body: body)) }
+        if n == 0 { return JobWord.allocateBox() }
         freeCount.pointee = n &- 1
-        let word = freeList[n &- 1]
-        let job = Unmanaged<ClosureJob>.fromOpaque(UnsafeRawPointer(bitPattern: word)!).takeUnretainedValue()
-        job.body = body
-        if name != nil { job.name = name }
+        return freeList[n &- 1]
+    }
+
+    /// The box word for an unnamed closure job, with `name`: a recycled box
+    /// when the free list has one. `job` is left empty.
+    @inline(__always) func box(_ job: inout QueuedJob?, name: String?) -> UInt {
+        JobWord.box(&job, name: name, in: box())
+    }
+
+    /// The deque word for a job taken from a ring: a closure moves into a box.
+    @inline(__always) func word(for job: inout QueuedJob) -> UInt {
+        if job.body.isEmpty { return job.word }
+        let word = box()
+        swap(&JobWord.box(word).pointee.body, &job.body)
         return word
     }
 
     /// Runs the closure of a job word this worker took, then recycles its
-    /// box: into this worker's free list, else into the shared pool that
-    /// outside submitters draw from (so a box allocated by one thread is not
-    /// freed by another, the slow path of malloc), else it is released.
-    @inline(__always) func runClosure(_ word: UInt, sharedPool: MPMCQueue<UInt>) {
-        let unmanaged = Unmanaged<ClosureJob>.fromOpaque(UnsafeRawPointer(bitPattern: word)!)
-        let job = unmanaged.takeUnretainedValue()
-        job.body()
-        job.body = ClosureJob.empty   // releases the closure's context now
-        if job.name != nil { job.name = nil }
+    /// box into this worker's free list, or releases it when the list is full.
+    @inline(__always) func runClosure(_ word: UInt) {
+        // Move the closure out (no retain); its context is released right
+        // after the call.
+        var body = JobBody.empty
+        let box = JobWord.box(word)
+        swap(&body, &box.pointee.body)
+        if box.pointee.name != nil { box.pointee.name = nil }
+        body.closure?()
         let n = freeCount.pointee
         if n < Self.freeListCapacity {
             freeList[n] = word
             freeCount.pointee = n &+ 1
-        } else if case .full = sharedPool.tryEnqueue(word) {
-            unmanaged.release()
+        } else {
+            JobWord.free(word)
         }
     }
 
     /// Takes from the affinity inbox, then its overflow.
-    @inline(__always) func takeFromInbox() -> UInt? {
+    @inline(__always) func takeFromInbox() -> QueuedJob? {
         if let w = inbox.tryDequeue() { return w }
         if inboxOverflowCount.load(ordering: .acquiring) > 0 {
-            return inboxOverflow.withLock { list -> UInt? in
+            return inboxOverflow.withLock { list -> QueuedJob? in
                 guard let word = list.popFirst() else { return nil }
                 inboxOverflowCount.wrappingSubtract(1, ordering: .relaxed)
                 return word
@@ -164,9 +183,9 @@ final class Worker: @unchecked Sendable {  // owner-only fields used by its thre
     }
 
     /// Puts pinned work into the inbox (never fails: overflow when full).
-    func pin(_ word: UInt) {
-        if case .enqueued = inbox.tryEnqueue(word) { return }
-        inboxOverflow.withLock { $0.append(word) }
+    func pin(_ job: inout QueuedJob?) {
+        if inbox.tryEnqueue(taking: &job) { return }
+        inboxOverflow.withLock { $0.append(job.take().unsafelyUnwrapped) }
         inboxOverflowCount.wrappingAdd(1, ordering: .releasing)
     }
 

@@ -110,6 +110,64 @@ struct WorkStealingDequeTests {
         #expect(bad == 0, "\(bad) items were not taken exactly once")
     }
 
+    /// The owner's one-element pop takes the element from the top (a CAS,
+    /// like a steal): the counts stay exact and the ring is reused after it.
+    @Test func oneElementPopKeepsIndicesConsistent() throws {
+        let deque = try WorkStealingDeque<Int>(initialCapacity: 2)
+        let stealer = deque.makeStealer()
+        for i in 0..<10 {
+            deque.push(i)
+            #expect(deque.pop() == i)
+            do { let v = deque.count; #expect(v == 0) }
+            #expect(deque.pop() == nil)
+            #expect(stealer.steal() == .empty)
+        }
+        deque.push(1); deque.push(2)
+        #expect(stealer.steal() == .success(1))
+        #expect(deque.pop() == 2)          // one left after the steal: the top path
+        #expect(deque.pop() == nil)
+        for i in 0..<5 { deque.push(i) }   // five live items: the ring grows to 8, no further
+        do { let v = deque.capacity; #expect(v == 8) }
+        for i in stride(from: 4, through: 0, by: -1) { #expect(deque.pop() == i) }
+    }
+
+    /// The owner pushes one item and pops it at once while thieves steal:
+    /// every pop races the thieves for a single element; each item is taken
+    /// exactly once.
+    @Test(arguments: [1, 3])
+    func stressOneElementRace(thieves: Int) throws {
+        let items = StressScale.scaled(500_000, minimum: 20_000)
+        let ownerTook = Atomic<Int>(0), thievesTook = Atomic<Int>(0), sum = Atomic<Int>(0)
+        let deque = try WorkStealingDeque<Int>(initialCapacity: 2)
+        let stealer = deque.makeStealer()
+        let ownerBox = UncheckedBox(deque)
+        let ownerDone = Atomic<Bool>(false)
+        try Stress.run(threads: thieves + 1, timeout: .seconds(120)) { t in
+            if t == 0 {
+                for i in 1...items {
+                    ownerBox.value.push(i)
+                    if let x = ownerBox.value.pop() {
+                        ownerTook.wrappingAdd(1, ordering: .relaxed)
+                        sum.wrappingAdd(x, ordering: .relaxed)
+                    }
+                }
+                ownerDone.store(true, ordering: .releasing)
+            } else {
+                while true {
+                    switch stealer.steal() {
+                    case .success(let x):
+                        thievesTook.wrappingAdd(1, ordering: .relaxed)
+                        sum.wrappingAdd(x, ordering: .relaxed)
+                    case .retry: continue
+                    case .empty: if ownerDone.load(ordering: .acquiring) && stealer.isEmpty { return }
+                    }
+                }
+            }
+        }
+        #expect(ownerTook.load(ordering: .relaxed) + thievesTook.load(ordering: .relaxed) == items)
+        #expect(sum.load(ordering: .relaxed) == items * (items + 1) / 2)
+    }
+
     /// Class payloads passed as `Unmanaged` are released exactly once.
     @Test func destructors() throws {
         let counter = DeinitCounter()

@@ -42,6 +42,42 @@ struct ExecutorStressTests {
         #expect(snap.queued == 0)
     }
 
+    /// A burst from outside is taken in batches (one ring claim moves
+    /// several jobs into a worker's deque): the other workers must still be
+    /// woken and share the burst. Each of the first `workers` closures
+    /// blocks until `workers` closures run at the same time, which only
+    /// happens when every worker took part.
+    @Test(arguments: [2, 3])
+    func burstFromOutsideSpreadsOverAllWorkers(workers: Int) throws {
+        let rounds = StressScale.scaled(200, minimum: 20)
+        let executor = try Executor(workers: workers, name: "burst")
+        for _ in 0..<rounds {
+            let together = Latch(count: workers)
+            let done = Latch(count: 8 * workers)
+            let timedOut = Atomic<Int>(0)
+            for i in 0..<8 * workers {
+                try executor.submit {
+                    if i < workers {
+                        together.countDown()
+                        if !together.wait(timeout: .seconds(20)) { timedOut.wrappingAdd(1, ordering: .relaxed) }
+                    }
+                    done.countDown()
+                }
+            }
+            #expect(done.wait(timeout: .seconds(60)))
+            #expect(timedOut.load(ordering: .relaxed) == 0, "the burst did not reach every worker")
+            // Let the workers park again, so the next burst starts from sleep.
+            let deadline = ContinuousClock.now + .seconds(20)
+            var backoff = Backoff()
+            while executor.parkedWorkerCount < workers && ContinuousClock.now < deadline {
+                backoff.snooze(); if backoff.isCompleted { backoff.reset() }
+            }
+            #expect(executor.parkedWorkerCount == workers, "workers did not park again")
+        }
+        executor.shutdown()
+        #expect(executor.snapshot().executed == rounds * 8 * workers)
+    }
+
     /// Rings of capacity 2 force the overflow lists on every path (central,
     /// high, low, affinity inbox): still exactly once, still drained.
     @Test func tinyRingsOverflowWithoutLoss() throws {
