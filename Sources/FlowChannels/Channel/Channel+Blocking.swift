@@ -5,20 +5,27 @@ extension Channel {
     /// executor thread: it would block that thread.
     @inlinable
     public func sendBlocking(_ element: sending Element) throws(SendError<Element>) {
-        let first = state.withLock { $0.send(element) }
-        let element: Element
+        let slow: Element
+        switch sendFast(element, failWhenFull: false) {
+        case .done: return
+        case .failed(let error): throw error
+        case .slow(let back): slow = back
+        }
+        var wakeups = Wakeups()
+        let first = state.withLock { $0.send(slow, wakeups: &wakeups) }
+        wakeups.perform()
+        let waiting: Element
         switch first {
-        case .sent, .dropped: return
-        case .resumeReceiver(let receiver, let e):
-            receiver.resume(.element(e))
-            return
+        case .sent, .droppedNewest: return
         case .fail(let error): throw error
         case .enqueued: preconditionFailure("Channel.sendBlocking: queued without a waiter")
-        case .mustWait(let e): element = e
+        case .mustWait(let back): waiting = back
         }
         let waiter = ThreadWaiter<SendOutcome<Element>>()
         let id = nextWaiterID()
-        let action = state.withLock { $0.send(element, waiter: (id, .thread(waiter))) }
+        var more = Wakeups()
+        let action = state.withLock { $0.send(waiting, waiter: (id, .thread(waiter)), wakeups: &more) }
+        more.perform()
         finishWaitingSend(action, resumer: .thread(waiter))
         switch waiter.wait() {
         case .sent, .dropped: return
@@ -30,17 +37,25 @@ extension Channel {
     /// while the channel is empty; returns nil once it is closed and drained.
     @inlinable
     public func receiveBlocking() -> Element? {
-        switch state.withLock({ $0.receive() }) {
-        case .element(let element, let sender):
-            sender?.resume(.sent)
-            return element
+        switch receiveFast() {
+        case .element(let element): return element
+        case .finished: return nil
+        case .empty, .slow: break
+        }
+        var wakeups = Wakeups()
+        let first = state.withLock { $0.receive(wakeups: &wakeups) }
+        wakeups.perform()
+        switch first {
+        case .element(let element): return element
         case .finished, .cancelled: return nil
         case .enqueued: preconditionFailure("Channel.receiveBlocking: queued without a waiter")
         case .mustWait: break
         }
         let waiter = ThreadWaiter<ReceiveOutcome<Element>>()
         let id = nextWaiterID()
-        let action = state.withLock { $0.receive(waiter: (id, .thread(waiter))) }
+        var more = Wakeups()
+        let action = state.withLock { $0.receive(waiter: (id, .thread(waiter)), wakeups: &more) }
+        more.perform()
         finishWaitingReceive(action, resumer: .thread(waiter))
         switch waiter.wait() {
         case .element(let element): return element
