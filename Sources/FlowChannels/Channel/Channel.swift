@@ -158,24 +158,30 @@ public final class Channel<Element: Sendable>: Sendable {
     /// closed, when the task is cancelled while waiting, or when the buffer
     /// is full under policy `.fail`. At capacity 0 it returns once a
     /// receiver took the element.
-    @inlinable
+    @inlinable @inline(__always)
     public func send(_ element: sending Element) async throws(SendError<Element>) {
+        // Inlined into the caller, so that the fast path costs no async
+        // frame and no executor hop; the rest is out of line.
         switch sendFast(element, failWhenFull: false) {
         case .done: return
         case .failed(let error): throw error
-        case .slow(let element):
-            if overflow == .suspend {
-                try await sendSuspending(element)
-                return
-            }
-            var wakeups = Wakeups()
-            let action = state.withLock { $0.send(element, wakeups: &wakeups) }
-            wakeups.perform()
-            switch action {
-            case .sent, .droppedNewest: return
-            case .fail(let error): throw error
-            case .mustWait, .enqueued: preconditionFailure("Channel.send: a \(overflow) channel made a sender wait")
-            }
+        case .slow(let element): try await sendSlow(element)
+        }
+    }
+
+    @inlinable @inline(never)
+    func sendSlow(_ element: Element) async throws(SendError<Element>) {
+        if overflow == .suspend {
+            try await sendSuspending(element)
+            return
+        }
+        var wakeups = Wakeups()
+        let action = state.withLock { $0.send(element, wakeups: &wakeups) }
+        wakeups.perform()
+        switch action {
+        case .sent, .droppedNewest: return
+        case .fail(let error): throw error
+        case .mustWait, .enqueued: preconditionFailure("Channel.send: a \(overflow) channel made a sender wait")
         }
     }
 
@@ -243,8 +249,9 @@ public final class Channel<Element: Sendable>: Sendable {
     ///
     /// Returns `nil` once the channel is closed and drained, or when the
     /// task is cancelled while waiting (then nothing was taken).
-    @inlinable
+    @inlinable @inline(__always)
     public func receive() async -> Element? {
+        // Inlined into the caller (see `send`).
         switch receiveFast() {
         case .element(let element): return element
         case .finished: return nil
@@ -252,7 +259,7 @@ public final class Channel<Element: Sendable>: Sendable {
         }
     }
 
-    @inlinable
+    @inlinable @inline(never)
     func receiveSuspending() async -> Element? {
         let id = nextWaiterID()
         let outcome: ReceiveOutcome<Element> = await withTaskCancellationHandler {

@@ -123,7 +123,8 @@ struct ChannelStateMachine<Element: Sendable> {
     @usableFromInline var receivers = RingBuffer<ReceiverWaiter>()
     @usableFromInline var isClosed = false
     @usableFromInline var producers = 0
-    /// Rendezvous hand-offs (sent and received without a buffer).
+    /// Elements received without passing the ring: rendezvous hand-offs,
+    /// and spilled elements taken once the ring is closed and empty.
     @usableFromInline var handedOff = 0
     /// Oldest elements dropped from the ring (`.dropOldest`).
     @usableFromInline var droppedFromRing = 0
@@ -238,7 +239,10 @@ struct ChannelStateMachine<Element: Sendable> {
             refill(ring, &wakeups)
             if case .element(let element) = ring.pop() { return element }
             return nil
-        case .closed: return spill.popFirst()
+        case .closed:
+            guard let element = spill.popFirst() else { return nil }
+            handedOff += 1
+            return element
         }
     }
 
