@@ -25,6 +25,7 @@ struct ChannelStateMachineTests {
 
     @Test func bufferedSendAndReceive() {
         var m = machine(capacity: 2)
+        defer { m.ring?.deallocate() }
         var w = Wakeups()
         guard case .sent = m.send(1, wakeups: &w) else { Issue.record("expected sent"); return }
         guard case .sent = m.send(2, wakeups: &w) else { Issue.record("expected sent"); return }
@@ -37,6 +38,7 @@ struct ChannelStateMachineTests {
 
     @Test func waitingSenderMovesIntoTheFreedSlot() {
         var m = machine(capacity: 1)
+        defer { m.ring?.deallocate() }
         var w = Wakeups()
         _ = m.send(1, wakeups: &w)
         guard case .enqueued = m.send(2, waiter: sender(7), wakeups: &w) else { Issue.record("expected enqueued"); return }
@@ -51,6 +53,7 @@ struct ChannelStateMachineTests {
 
     @Test func rendezvousHandsOverDirectly() {
         var m = machine(capacity: 0)
+        defer { m.ring?.deallocate() }
         var w = Wakeups()
         guard case .enqueued = m.receive(waiter: receiver(1), wakeups: &w) else { Issue.record("expected enqueued"); return }
         guard case .sent = m.send(5, wakeups: &w) else { Issue.record("expected handoff"); return }
@@ -65,6 +68,7 @@ struct ChannelStateMachineTests {
         // A fast-path push lands in the ring while a receiver is queued; the
         // pusher then sees the gate and settles.
         var m = machine(capacity: 4)
+        defer { m.ring?.deallocate() }
         var w = Wakeups()
         guard case .enqueued = m.receive(waiter: receiver(1), wakeups: &w) else { Issue.record("expected enqueued"); return }
         #expect(m.ring!.receiversWaiting.pointee.load(ordering: .relaxed) == 1)
@@ -77,6 +81,7 @@ struct ChannelStateMachineTests {
 
     @Test func cancelledWaitersLeaveNoTrace() {
         var m = machine(capacity: 0)
+        defer { m.ring?.deallocate() }
         var w = Wakeups()
         _ = m.send(1, waiter: sender(1), wakeups: &w)
         _ = m.send(2, waiter: sender(2), wakeups: &w)
@@ -95,6 +100,7 @@ struct ChannelStateMachineTests {
 
     @Test func closeReturnsEveryWaiterOnce() {
         var m = machine(capacity: 1)
+        defer { m.ring?.deallocate() }
         var w = Wakeups()
         _ = m.send(1, wakeups: &w)
         _ = m.send(2, waiter: sender(1), wakeups: &w)
@@ -116,6 +122,7 @@ struct ChannelStateMachineTests {
     @Test func spillHoldsTheCapacityBeyondTheRing() {
         let capacity = ChannelRing<Int>.limit + 3
         var m = machine(capacity: capacity)
+        defer { m.ring?.deallocate() }
         var w = Wakeups()
         for i in 0..<capacity {
             guard case .sent = m.send(i, wakeups: &w) else { Issue.record("\(i) should fit"); return }
@@ -133,6 +140,7 @@ struct ChannelStateMachineTests {
 
     @Test func dropOldestDropsOnlyWhenFull() {
         var m = machine(capacity: 2, policy: .dropOldest)
+        defer { m.ring?.deallocate() }
         var w = Wakeups()
         for i in 0..<5 { _ = m.send(i, wakeups: &w) }
         #expect(w.released.count == 3 && m.stats.dropped == 3 && m.stats.depth == 2)
@@ -145,6 +153,7 @@ struct ChannelStateMachineTests {
 
     @Test func lastProducerCloses() {
         var m = machine(capacity: 1)
+        defer { m.ring?.deallocate() }
         var w = Wakeups()
         m.registerProducers(2)
         m.releaseProducer(&w)

@@ -65,6 +65,8 @@ public final class Channel<Element: Sendable>: Sendable {
         state = Locked(ChannelStateMachine(capacity: capacity, policy: overflow, ring: ring))
     }
 
+    deinit { ring?.deallocate() }
+
     @usableFromInline typealias Wakeups = ChannelStateMachine<Element>.Wakeups
 
     @usableFromInline func nextWaiterID() -> Int {

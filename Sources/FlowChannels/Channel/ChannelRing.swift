@@ -103,8 +103,12 @@ enum RingPop<Element> {
 
 /// The lock-free bounded ring of a channel (any capacity >= 1), with a
 /// closed mark and the wake-up gates. See the file comment.
+///
+/// A struct of pointers (no reference counting on the fast path): the
+/// `Channel` that creates it owns the memory and calls `deallocate()` in
+/// its deinit; the state machine keeps a copy of the pointers.
 @usableFromInline
-final class ChannelRing<Element: Sendable>: @unchecked Sendable {  // slots owned between stamps; gates written under the channel lock
+struct ChannelRing<Element: Sendable>: @unchecked Sendable {  // shared memory: atomics, and cells owned between stamps
     // Safe to share: positions, stamps and gates are atomics; a value cell is
     // touched only by the one thread that owns it between a won CAS on a
     // position and its release store of the slot's stamp (file comment).
@@ -152,9 +156,11 @@ final class ChannelRing<Element: Sendable>: @unchecked Sendable {  // slots owne
         }
     }
 
-    deinit {
-        // No other thread holds the ring: the elements still in it are the
-        // positions head..<tail.
+    /// Releases the elements still buffered and the memory. Only the owning
+    /// channel calls it, from its deinit (no other thread holds the ring).
+    @usableFromInline
+    func deallocate() {
+        // The elements still in the ring are the positions head..<tail.
         var position = head.pointee.load(ordering: .relaxed)
         let end = tail.pointee.load(ordering: .relaxed) & ~markBit
         while position != end {
