@@ -53,8 +53,13 @@ import Synchronization
 //   "full". They are the ring's half of the channel's Dekker handshake
 //   (the other half — the gates — is below). On x86 a seq_cst CAS or load
 //   costs what a relaxed one does (lock cmpxchg / mov).
-// - ABA: positions only grow (wrapping after 2^62 operations); a stale
-//   position finds a stamp of another lap and reloads.
+// - ABA: positions only grow (a position is at most 4x the number of
+//   operations, so Int positions last for 2^61 of them); a stale position
+//   finds a stamp of another lap and reloads.
+// - Departures from crossbeam: the empty / full decisions are seq_cst loads
+//   rather than a seq_cst fence and relaxed loads (what the handshake below
+//   needs, and free on x86); `push` re-reads the tail before reporting full,
+//   to tell full from closed; `popIfFull` is new.
 //
 // The gates and the wake-up protocol (Dekker; the ordering argument):
 // - `receiversWaiting` mirrors the number of receivers queued in the
@@ -78,6 +83,19 @@ import Synchronization
 //   seq_cst load of head); a fast-path receiver pops (seq_cst CAS of head),
 //   then loads backlog (seq_cst) and, if non-zero, takes the lock and moves
 //   the backlog into the freed slots.
+// - The re-check needs no decision load when it finds the slot written (it
+//   takes the element) or freed (it pushes); a slot claimed but not yet
+//   written or freed makes it wait for that thread, which never needs the
+//   lock to finish, so a lock holder may spin on a fast-path thread but
+//   never the other way round (no deadlock).
+// - A gate is stored only when its value changes. Skipping the store is
+//   safe: the queue was non-empty already, so the last store that made the
+//   gate non-zero precedes the re-check in the same total order, and the
+//   argument above applies to that store.
+// - Close: `markClosed` happens under the lock before the waiting senders
+//   are failed and the queued receivers drained. A fast-path receiver that
+//   finds the ring closed and empty still loads backlog: spilled elements
+//   are then taken from the spill under the lock, after the ring.
 // - A fast-path sender also reads backlog (relaxed) before pushing and goes
 //   to the lock when it is non-zero: waiting senders and spilled elements
 //   keep their place (first come, first served). That read is a fairness
@@ -336,11 +354,6 @@ struct ChannelRing<Element: Sendable>: @unchecked Sendable {  // shared memory: 
     @usableFromInline
     func markClosed() {
         tail.pointee.bitwiseOr(markBit, ordering: .sequentiallyConsistent)
-    }
-
-    /// Whether `markClosed()` was called.
-    @usableFromInline var isClosed: Bool {
-        tail.pointee.load(ordering: .relaxed) & markBit != 0
     }
 
     /// Elements taken out (received or dropped by `popIfFull`) and put in
