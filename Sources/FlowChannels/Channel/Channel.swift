@@ -173,7 +173,9 @@ public final class Channel<Element: Sendable>: Sendable {
 
     @inlinable @inline(never)
     func sendSlow(_ element: Element) async throws(SendError<Element>) {
-        if overflow == .suspend {
+        // A full ring under `.suspend`: almost surely a wait, so go straight
+        // to it (the step with the waiter completes at once if it need not).
+        if overflow == .suspend && ring != nil {
             try await sendSuspending(element)
             return
         }
@@ -183,7 +185,8 @@ public final class Channel<Element: Sendable>: Sendable {
         switch action {
         case .sent, .droppedNewest: return
         case .fail(let error): throw error
-        case .mustWait, .enqueued: preconditionFailure("Channel.send: a \(overflow) channel made a sender wait")
+        case .mustWait(let element): try await sendSuspending(element)
+        case .enqueued: preconditionFailure("Channel.send: queued without a waiter")
         }
     }
 
@@ -257,7 +260,22 @@ public final class Channel<Element: Sendable>: Sendable {
         switch receiveFast() {
         case .element(let element): return element
         case .finished: return nil
-        case .empty, .slow: return await receiveSuspending()
+        case .empty: return await receiveSuspending()
+        case .slow: return await receiveSlow()
+        }
+    }
+
+    /// Capacity 0, or a backlog to take from: try under the lock first.
+    @inlinable @inline(never)
+    func receiveSlow() async -> Element? {
+        var wakeups = Wakeups()
+        let action = state.withLock { $0.receive(wakeups: &wakeups) }
+        wakeups.perform()
+        switch action {
+        case .element(let element): return element
+        case .finished, .cancelled: return nil
+        case .mustWait: return await receiveSuspending()
+        case .enqueued: preconditionFailure("Channel.receive: queued without a waiter")
         }
     }
 
