@@ -95,6 +95,101 @@ struct ChannelFastPathStressTests {
         #expect(channel.invariantViolation() == nil)
     }
 
+    /// Ping-pong: every element is the only thing its receiver waits for,
+    /// and nothing closes the channels, so a single lost wake-up (a fast-path
+    /// send missing a receiver that is about to wait) hangs a pair. Pairs of
+    /// tasks and pairs of threads run at once.
+    @Test(arguments: [1, 2, 64])
+    func pingPongNeedsEveryWakeUp(capacity: Int) async throws {
+        let rounds = StressScale.scaled(20_000, minimum: 1_000)
+        try await withTimeLimit(.seconds(120), "ping-pong, capacity \(capacity)") {
+            let threadPairs = Latch(count: 1)
+            let ping = try Channel<Int>(capacity: capacity), pong = try Channel<Int>(capacity: capacity)
+            TestThread.detached {
+                for i in 0..<rounds {
+                    try! ping.sendBlocking(i)
+                    precondition(pong.receiveBlocking() == i)
+                }
+                threadPairs.countDown()
+            }
+            TestThread.detached {
+                for _ in 0..<rounds { try! pong.sendBlocking(ping.receiveBlocking()!) }
+            }
+            await withTaskGroup(of: Void.self) { group in
+                for _ in 0..<2 {
+                    let there = try! Channel<Int>(capacity: capacity), back = try! Channel<Int>(capacity: capacity)
+                    group.addTask {
+                        for i in 0..<rounds {
+                            do { try await there.send(i) } catch { Issue.record("ping: \(error)"); return }
+                            let answer = await back.receive()
+                            #expect(answer == i)
+                        }
+                    }
+                    group.addTask {
+                        for _ in 0..<rounds {
+                            guard let x = await there.receive() else { Issue.record("ping-pong channel ended"); return }
+                            do { try await back.send(x) } catch { Issue.record("pong: \(error)"); return }
+                        }
+                    }
+                }
+                await group.waitForAll()
+            }
+            #expect(await threadPairs.waitAsync(timeout: .seconds(60)))
+            #expect(ping.invariantViolation() == nil && pong.invariantViolation() == nil)
+        }
+    }
+
+    /// The sender side of the hand-shake: a sender waits on a full channel
+    /// and is admitted only by a receiver's fast-path pop (the receiver then
+    /// waits for the sender's acknowledgement), so a lost refill hangs.
+    @Test(arguments: [1, 3])
+    func fullChannelNeedsEveryRefill(capacity: Int) async throws {
+        let rounds = StressScale.scaled(10_000, minimum: 500)
+        try await withTimeLimit(.seconds(120), "full-channel refill, capacity \(capacity)") {
+            await withTaskGroup(of: Void.self) { group in
+                for pair in 0..<3 {
+                    let data = try! Channel<Int>(capacity: capacity), ack = try! Channel<Int>(capacity: 1)
+                    let blocking = pair == 2   // one pair on plain threads
+                    let threadDone = Gate()
+                    if blocking {
+                        TestThread.detached {
+                            for i in 0..<capacity { try! data.sendBlocking(i) }
+                            for r in 0..<rounds {
+                                try! data.sendBlocking(capacity + r)   // waits: the channel is full
+                                try! ack.sendBlocking(r)
+                            }
+                            threadDone.open()
+                        }
+                    } else {
+                        group.addTask {
+                            do {
+                                for i in 0..<capacity { try await data.send(i) }
+                                for r in 0..<rounds {
+                                    try await data.send(capacity + r)
+                                    try await ack.send(r)
+                                }
+                            } catch {
+                                Issue.record("sender: \(error)")
+                            }
+                        }
+                    }
+                    group.addTask {
+                        for r in 0..<rounds {
+                            #expect(await data.receive() == r)   // frees the slot the sender waits for
+                            #expect(await ack.receive() == r)
+                        }
+                        if blocking { #expect(await threadDone.waitAsync(timeout: .seconds(60))) }
+                        var rest: [Int] = []
+                        while let x = data.tryReceive() { rest.append(x) }
+                        #expect(rest == Array(rounds..<(rounds + capacity)))
+                        #expect(data.invariantViolation() == nil)
+                    }
+                }
+                await group.waitForAll()
+            }
+        }
+    }
+
     /// The capacity is exact under contention: threads racing `trySend`
     /// into a channel with no receiver get exactly `capacity` acceptances;
     /// with receivers freeing slots at the same time, the depth never ends
