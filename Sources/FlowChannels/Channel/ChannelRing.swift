@@ -156,7 +156,9 @@ struct ChannelRing<Element: Sendable>: @unchecked Sendable {  // shared memory: 
 
     /// Creates a ring of `capacity` slots (1...`limit`).
     @usableFromInline init(capacity: Int) {
-        precondition(capacity >= 1 && capacity <= ChannelRing.limit, "ChannelRing(capacity:) needs 1...\(ChannelRing.limit), got \(capacity)")
+        precondition(
+            capacity >= 1 && capacity <= ChannelRing.limit,
+            "ChannelRing(capacity:) needs 1...\(ChannelRing.limit), got \(capacity)")
         self.capacity = capacity
         markBit = 1 << (Int.bitWidth - capacity.leadingZeroBitCount)   // (capacity + 1) rounded up to a power of two
         oneLap = markBit << 1

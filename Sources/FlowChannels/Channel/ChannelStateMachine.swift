@@ -278,7 +278,10 @@ struct ChannelStateMachine<Element: Sendable> {
         wakeups: inout Wakeups
     ) -> SendAction {
         if isClosed { return .fail(SendError(.closed, element: element)) }
-        guard let ring else { return sendRendezvous(element, waiter: waiter, isCancelled: isCancelled, failWhenFull: failWhenFull, wakeups: &wakeups) }
+        guard let ring else {
+            return sendRendezvous(
+                element, waiter: waiter, isCancelled: isCancelled, failWhenFull: failWhenFull, wakeups: &wakeups)
+        }
         settle(&wakeups)  // the backlog goes first
         var element = element
         while true {
