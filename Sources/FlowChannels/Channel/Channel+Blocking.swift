@@ -5,20 +5,36 @@ extension Channel {
     /// executor thread: it would block that thread.
     @inlinable
     public func sendBlocking(_ element: sending Element) throws(SendError<Element>) {
-        let first = state.withLock { $0.send(element) }
-        let element: Element
+        // Before blocking (a futex wait and a wake-up: microseconds, and a
+        // context switch on each side), retry the lock-free path for a
+        // while, spinning, then yielding the CPU (`Backoff`). Measured on
+        // the thread-to-thread benchmark: 4x fewer context switches.
+        var slow = element
+        var backoff = Backoff()
+        while true {
+            switch sendFast(slow, failWhenFull: false) {
+            case .done: return
+            case .failed(let error): throw error
+            case .slow(let back): slow = back
+            }
+            if backoff.isCompleted || overflow != .suspend { break }
+            backoff.snooze()
+        }
+        var wakeups = Wakeups()
+        let first = state.withLock { $0.send(slow, wakeups: &wakeups) }
+        wakeups.perform()
+        let waiting: Element
         switch first {
-        case .sent, .dropped: return
-        case .resumeReceiver(let receiver, let e):
-            receiver.resume(.element(e))
-            return
+        case .sent, .droppedNewest: return
         case .fail(let error): throw error
         case .enqueued: preconditionFailure("Channel.sendBlocking: queued without a waiter")
-        case .mustWait(let e): element = e
+        case .mustWait(let back): waiting = back
         }
         let waiter = ThreadWaiter<SendOutcome<Element>>()
         let id = nextWaiterID()
-        let action = state.withLock { $0.send(element, waiter: (id, .thread(waiter))) }
+        var more = Wakeups()
+        let action = state.withLock { $0.send(waiting, waiter: (id, .thread(waiter)), wakeups: &more) }
+        more.perform()
         finishWaitingSend(action, resumer: .thread(waiter))
         switch waiter.wait() {
         case .sent, .dropped: return
@@ -30,17 +46,31 @@ extension Channel {
     /// while the channel is empty; returns nil once it is closed and drained.
     @inlinable
     public func receiveBlocking() -> Element? {
-        switch state.withLock({ $0.receive() }) {
-        case .element(let element, let sender):
-            sender?.resume(.sent)
-            return element
+        var backoff = Backoff()  // spin, then yield, before blocking (see sendBlocking)
+        retry: while true {
+            switch receiveFast() {
+            case .element(let element): return element
+            case .finished: return nil
+            case .slow: break retry
+            case .empty:
+                if backoff.isCompleted { break retry }
+                backoff.snooze()
+            }
+        }
+        var wakeups = Wakeups()
+        let first = state.withLock { $0.receive(wakeups: &wakeups) }
+        wakeups.perform()
+        switch first {
+        case .element(let element): return element
         case .finished, .cancelled: return nil
         case .enqueued: preconditionFailure("Channel.receiveBlocking: queued without a waiter")
         case .mustWait: break
         }
         let waiter = ThreadWaiter<ReceiveOutcome<Element>>()
         let id = nextWaiterID()
-        let action = state.withLock { $0.receive(waiter: (id, .thread(waiter))) }
+        var more = Wakeups()
+        let action = state.withLock { $0.receive(waiter: (id, .thread(waiter)), wakeups: &more) }
+        more.perform()
         finishWaitingReceive(action, resumer: .thread(waiter))
         switch waiter.wait() {
         case .element(let element): return element

@@ -68,6 +68,8 @@ extension Channel {
     }
 
     func releaseProducer() {
-        if let action = state.withLock({ $0.releaseProducer() }) { perform(action) }
+        var wakeups = Wakeups()
+        state.withLock { $0.releaseProducer(&wakeups) }
+        wakeups.perform()
     }
 }

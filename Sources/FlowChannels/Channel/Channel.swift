@@ -30,12 +30,21 @@ import Synchronization
 /// Every element a send accepted is delivered, still buffered, or counted
 /// as dropped: `stats` keeps `sent == received + dropped + depth`.
 public final class Channel<Element: Sendable>: Sendable {
-    // Storage: the state machine behind a pthread mutex. Every operation
-    // runs one state-machine step under the lock and performs the returned
-    // action (resuming a continuation, releasing a dropped element) after
-    // unlocking. No lock is held across `withUnsafeContinuation`.
+    // Storage (docs/Channels.md, "Design"): a lock-free ring (`ChannelRing`,
+    // capacity >= 1) on which an operation that need not wait completes with
+    // atomics only, and the state machine (waiter queues, overflow list,
+    // closed flag, producers) behind a pthread mutex for everything else.
+    // The ring's comment gives the wake-up protocol between the two and its
+    // ordering argument. Continuations are resumed, and dropped elements
+    // released, after unlocking; no lock is held across
+    // `withUnsafeContinuation`.
+    @usableFromInline let ring: ChannelRing<Element>?
     @usableFromInline let state: Locked<ChannelStateMachine<Element>>
-    private let waiterIDs = Atomic<UInt64>(0)
+    /// Whether the capacity exceeds the ring (the rest is the state
+    /// machine's overflow list): then a full ring is not a full channel.
+    @usableFromInline let spills: Bool
+    // On a cache line of its own: the fields above are read by every operation.
+    private let waiterIDs = PaddedAtomic(0)
 
     /// The buffer capacity; 0 means rendezvous.
     public let capacity: Int
@@ -50,11 +59,95 @@ public final class Channel<Element: Sendable>: Sendable {
         }
         self.capacity = capacity
         self.overflow = overflow
-        state = Locked(ChannelStateMachine(capacity: capacity, policy: overflow))
+        let ring = capacity == 0 ? nil : ChannelRing<Element>(capacity: Swift.min(capacity, ChannelRing<Element>.limit))
+        self.ring = ring
+        spills = capacity > (ring?.capacity ?? 0)
+        state = Locked(ChannelStateMachine(capacity: capacity, policy: overflow, ring: ring))
     }
 
-    @usableFromInline func nextWaiterID() -> UInt64 {
-        waiterIDs.wrappingAdd(1, ordering: .relaxed).newValue
+    deinit { ring?.deallocate() }
+
+    @usableFromInline typealias Wakeups = ChannelStateMachine<Element>.Wakeups
+
+    @usableFromInline func nextWaiterID() -> Int {
+        waiterIDs.add(1)
+    }
+
+    // MARK: fast paths
+
+    @usableFromInline
+    enum FastSend {
+        case done(dropped: Bool)
+        case failed(SendError<Element>)
+        /// Take the lock: somebody waits before us, or the ring is full and
+        /// the policy needs the state machine.
+        case slow(Element)
+    }
+
+    /// The lock-free attempt: push onto the ring, then, if a receiver
+    /// waits, hand over under the lock (see `ChannelRing`).
+    @inlinable @inline(__always)
+    func sendFast(_ element: Element, failWhenFull: Bool) -> FastSend {
+        // Waiting senders and spilled elements keep their place.
+        guard let ring, ring.backlog.pointee.load(ordering: .relaxed) == 0 else { return .slow(element) }
+        switch ring.push(element) {
+        case .pushed:
+            // seq_cst: after the push's seq_cst CAS (the Dekker handshake).
+            if ring.receiversWaiting.pointee.load(ordering: .sequentiallyConsistent) != 0 { settle() }
+            return .done(dropped: false)
+        case .closed(let element):
+            return .failed(SendError(.closed, element: element))
+        case .full(let element):
+            if spills { return .slow(element) }
+            switch overflow {
+            case .dropNewest:
+                ring.droppedNewest.pointee.wrappingAdd(1, ordering: .relaxed)
+                return .done(dropped: true)
+            case .fail:
+                return .failed(SendError(.full, element: element))
+            case .suspend:
+                return failWhenFull ? .failed(SendError(.full, element: element)) : .slow(element)
+            case .dropOldest:
+                return .slow(element)  // under the lock, so that a close cannot slip in (docs/Channels.md)
+            }
+        }
+    }
+
+    @usableFromInline
+    enum FastReceive {
+        case element(Element)
+        /// Closed and drained.
+        case finished
+        /// Empty and open, nothing spilled or waiting.
+        case empty
+        /// Take the lock: spilled elements or waiting senders.
+        case slow
+    }
+
+    /// The lock-free attempt: pop from the ring, then, if the backlog is
+    /// not empty, refill the freed slot under the lock (see `ChannelRing`).
+    @inlinable @inline(__always)
+    func receiveFast() -> FastReceive {
+        guard let ring else { return .slow }
+        switch ring.pop() {
+        case .element(let element):
+            // seq_cst: after the pop's seq_cst CAS (the Dekker handshake).
+            if ring.backlog.pointee.load(ordering: .sequentiallyConsistent) != 0 { settle() }
+            return .element(element)
+        case .closed:
+            return ring.backlog.pointee.load(ordering: .sequentiallyConsistent) == 0 ? .finished : .slow
+        case .empty:
+            return ring.backlog.pointee.load(ordering: .sequentiallyConsistent) == 0 ? .empty : .slow
+        }
+    }
+
+    /// Hands ring elements to queued receivers and moves the backlog into
+    /// free slots, under the lock; wakes whoever was served.
+    @inlinable @inline(never)
+    func settle() {
+        var wakeups = Wakeups()
+        state.withLock { $0.settle(&wakeups) }
+        wakeups.perform()
     }
 
     // MARK: sending
@@ -67,16 +160,33 @@ public final class Channel<Element: Sendable>: Sendable {
     /// closed, when the task is cancelled while waiting, or when the buffer
     /// is full under policy `.fail`. At capacity 0 it returns once a
     /// receiver took the element.
-    @inlinable
+    @inlinable @inline(__always)
     public func send(_ element: sending Element) async throws(SendError<Element>) {
-        let action = state.withLock { $0.send(element) }
+        // Inlined into the caller, so that the fast path costs no async
+        // frame and no executor hop; the rest is out of line.
+        switch sendFast(element, failWhenFull: false) {
+        case .done: return
+        case .failed(let error): throw error
+        case .slow(let element): try await sendSlow(element)
+        }
+    }
+
+    @inlinable @inline(never)
+    func sendSlow(_ element: Element) async throws(SendError<Element>) {
+        // A full ring under `.suspend`: almost surely a wait, so go straight
+        // to it (the step with the waiter completes at once if it need not).
+        if overflow == .suspend && ring != nil {
+            try await sendSuspending(element)
+            return
+        }
+        var wakeups = Wakeups()
+        let action = state.withLock { $0.send(element, wakeups: &wakeups) }
+        wakeups.perform()
         switch action {
-        case .sent: return
-        case .resumeReceiver(let receiver, let element): receiver.resume(.element(element))
-        case .dropped: return
+        case .sent, .droppedNewest: return
         case .fail(let error): throw error
-        case .enqueued: preconditionFailure("Channel.send: queued without a waiter")
         case .mustWait(let element): try await sendSuspending(element)
+        case .enqueued: preconditionFailure("Channel.send: queued without a waiter")
         }
     }
 
@@ -85,9 +195,11 @@ public final class Channel<Element: Sendable>: Sendable {
         let id = nextWaiterID()
         let outcome: SendOutcome<Element> = await withTaskCancellationHandler {
             await withUnsafeContinuation { (continuation: UnsafeContinuation<SendOutcome<Element>, Never>) in
+                var wakeups = Wakeups()
                 let action = state.withLock {
-                    $0.send(element, waiter: (id, .task(continuation)), isCancelled: Task.isCancelled)
+                    $0.send(element, waiter: (id, .task(continuation)), isCancelled: Task.isCancelled, wakeups: &wakeups)
                 }
+                wakeups.perform()
                 finishWaitingSend(action, resumer: .task(continuation))
             }
         } onCancel: {
@@ -108,10 +220,7 @@ public final class Channel<Element: Sendable>: Sendable {
         switch action {
         case .enqueued: return
         case .sent: resumer.resume(.sent)
-        case .resumeReceiver(let receiver, let element):
-            receiver.resume(.element(element))
-            resumer.resume(.sent)
-        case .dropped: resumer.resume(.dropped)
+        case .droppedNewest: resumer.resume(.dropped)
         case .fail(let error): resumer.resume(.failed(error))
         case .mustWait: preconditionFailure("Channel.send: must wait although a waiter was offered")
         }
@@ -122,16 +231,20 @@ public final class Channel<Element: Sendable>: Sendable {
     /// under policy `.suspend` or `.fail`, or `.closed(element)`.
     @inlinable @discardableResult
     public func trySend(_ element: sending Element) -> TrySendResult<Element> {
-        let action = state.withLock { $0.send(element, failWhenFull: true) }
-        switch action {
-        case .sent: return .sent
-        case .resumeReceiver(let receiver, let element):
-            receiver.resume(.element(element))
-            return .sent
-        case .dropped(_, let newest): return newest ? .dropped : .sent
-        case .fail(let error): return error.reason == .closed ? .closed(error.element) : .full(error.element)
-        case .mustWait(let element): return .full(element)
-        case .enqueued: preconditionFailure("Channel.trySend: queued without a waiter")
+        switch sendFast(element, failWhenFull: true) {
+        case .done(let dropped): return dropped ? .dropped : .sent
+        case .failed(let error): return error.reason == .closed ? .closed(error.element) : .full(error.element)
+        case .slow(let element):
+            var wakeups = Wakeups()
+            let action = state.withLock { $0.send(element, failWhenFull: true, wakeups: &wakeups) }
+            wakeups.perform()
+            switch action {
+            case .sent: return .sent
+            case .droppedNewest: return .dropped
+            case .fail(let error): return error.reason == .closed ? .closed(error.element) : .full(error.element)
+            case .mustWait(let element): return .full(element)
+            case .enqueued: preconditionFailure("Channel.trySend: queued without a waiter")
+            }
         }
     }
 
@@ -141,27 +254,41 @@ public final class Channel<Element: Sendable>: Sendable {
     ///
     /// Returns `nil` once the channel is closed and drained, or when the
     /// task is cancelled while waiting (then nothing was taken).
-    @inlinable
+    @inlinable @inline(__always)
     public func receive() async -> Element? {
-        let action = state.withLock { $0.receive() }
-        switch action {
-        case .element(let element, let sender):
-            sender?.resume(.sent)
-            return element
-        case .finished, .cancelled: return nil
-        case .enqueued: preconditionFailure("Channel.receive: queued without a waiter")
-        case .mustWait: return await receiveSuspending()
+        // Inlined into the caller (see `send`).
+        switch receiveFast() {
+        case .element(let element): return element
+        case .finished: return nil
+        case .empty: return await receiveSuspending()
+        case .slow: return await receiveSlow()
         }
     }
 
-    @inlinable
+    /// Capacity 0, or a backlog to take from: try under the lock first.
+    @inlinable @inline(never)
+    func receiveSlow() async -> Element? {
+        var wakeups = Wakeups()
+        let action = state.withLock { $0.receive(wakeups: &wakeups) }
+        wakeups.perform()
+        switch action {
+        case .element(let element): return element
+        case .finished, .cancelled: return nil
+        case .mustWait: return await receiveSuspending()
+        case .enqueued: preconditionFailure("Channel.receive: queued without a waiter")
+        }
+    }
+
+    @inlinable @inline(never)
     func receiveSuspending() async -> Element? {
         let id = nextWaiterID()
         let outcome: ReceiveOutcome<Element> = await withTaskCancellationHandler {
             await withUnsafeContinuation { (continuation: UnsafeContinuation<ReceiveOutcome<Element>, Never>) in
+                var wakeups = Wakeups()
                 let action = state.withLock {
-                    $0.receive(waiter: (id, .task(continuation)), isCancelled: Task.isCancelled)
+                    $0.receive(waiter: (id, .task(continuation)), isCancelled: Task.isCancelled, wakeups: &wakeups)
                 }
+                wakeups.perform()
                 finishWaitingReceive(action, resumer: .task(continuation))
             }
         } onCancel: {
@@ -181,9 +308,7 @@ public final class Channel<Element: Sendable>: Sendable {
     ) {
         switch action {
         case .enqueued: return
-        case .element(let element, let sender):
-            sender?.resume(.sent)
-            resumer.resume(.element(element))
+        case .element(let element): resumer.resume(.element(element))
         case .finished, .cancelled: resumer.resume(.none)
         case .mustWait: preconditionFailure("Channel.receive: must wait although a waiter was offered")
         }
@@ -193,12 +318,15 @@ public final class Channel<Element: Sendable>: Sendable {
     /// nil when the channel is empty (or closed and drained).
     @inlinable
     public func tryReceive() -> Element? {
-        let action = state.withLock { $0.receive() }
-        switch action {
-        case .element(let element, let sender):
-            sender?.resume(.sent)
-            return element
-        case .finished, .cancelled, .mustWait, .enqueued: return nil
+        switch receiveFast() {
+        case .element(let element): return element
+        case .finished, .empty: return nil
+        case .slow:
+            var wakeups = Wakeups()
+            let action = state.withLock { $0.receive(wakeups: &wakeups) }
+            wakeups.perform()
+            if case .element(let element) = action { return element }
+            return nil
         }
     }
 
@@ -210,24 +338,20 @@ public final class Channel<Element: Sendable>: Sendable {
     /// returns whether this call closed it.
     @discardableResult
     public func close() -> Bool {
-        guard let action = state.withLock({ $0.close() }) else { return false }
-        perform(action)
-        return true
-    }
-
-    func perform(_ action: ChannelStateMachine<Element>.CloseAction) {
-        for sender in action.senders {
-            sender.resumer.resume(.failed(SendError(.closed, element: sender.element)))
-        }
-        for receiver in action.receivers { receiver.resumer.resume(.none) }
+        var wakeups = Wakeups()
+        let closed = state.withLock { $0.close(&wakeups) }
+        wakeups.perform()
+        return closed
     }
 
     /// Whether the channel is closed (it may still hold buffered elements).
     public var isClosed: Bool { state.withLock { $0.isClosed } }
 
-    /// A consistent snapshot of the counters.
+    /// A snapshot of the counters: exact when no operation is in flight;
+    /// `sent == received + dropped + depth` holds in every snapshot.
     public var stats: ChannelStats { state.withLock { $0.stats } }
 
-    /// Test hook: a description of a broken state-machine invariant, or nil.
+    /// Test hook: a description of a broken invariant, or nil. Call it only
+    /// when no operation is in flight.
     package func invariantViolation() -> String? { state.withLock { $0.invariantViolation() } }
 }

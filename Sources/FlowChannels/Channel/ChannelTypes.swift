@@ -68,10 +68,12 @@ public enum TrySendResult<Element: Sendable>: Sendable {
 
 /// A snapshot of a channel's counters.
 ///
-/// Invariants: at every snapshot `sent == received + dropped + depth`,
-/// `depth <= capacity`; and `suspendedReceivers > 0` only when
-/// `depth == 0`. Elements handed back by a failed send are in none of
-/// these counters: they were never accepted.
+/// Every snapshot has `sent == received + dropped + depth` and
+/// `depth <= capacity`. The counters are exact when no operation is in
+/// flight; while traffic goes on, a snapshot may count an element that is
+/// being received as received a moment early. When nothing is in flight,
+/// `suspendedReceivers > 0` only when `depth == 0`. Elements handed back by
+/// a failed send are in none of these counters: they were never accepted.
 public struct ChannelStats: Sendable, Equatable, CustomStringConvertible {
     /// The buffer capacity (0 for a rendezvous channel).
     public var capacity: Int

@@ -1,8 +1,9 @@
-/// A growable FIFO ring of values: the buffer and waiter queues of a
-/// channel's state machine. Not thread-safe; it lives inside a lock.
+/// A growable FIFO ring of values: the overflow list ("spill") and waiter
+/// queues of a channel's state machine. Not thread-safe; it lives inside a
+/// lock.
 ///
-/// Storage grows by doubling (up to whatever the owner allows), so a
-/// channel of capacity 1 million costs nothing until it fills.
+/// Storage grows by doubling (up to whatever the owner allows), so the
+/// spill of a channel of capacity 1 million costs nothing until it fills.
 @usableFromInline
 struct RingBuffer<Element> {
     @usableFromInline var slots: ContiguousArray<Element?> = []
@@ -20,6 +21,14 @@ struct RingBuffer<Element> {
         var tail = head + count
         if tail >= slots.count { tail -= slots.count }
         slots[tail] = element
+        count += 1
+    }
+
+    /// Puts `element` back in front (it was popped and could not be placed).
+    @inlinable mutating func prepend(_ element: Element) {
+        if count == slots.count { grow() }
+        head = head == 0 ? slots.count - 1 : head - 1
+        slots[head] = element
         count += 1
     }
 
