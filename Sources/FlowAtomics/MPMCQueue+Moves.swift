@@ -44,22 +44,7 @@ extension MPMCQueue {
     @inlinable @inline(__always)
     public func tryEnqueue(taking slot: inout Element?) -> Bool {
         precondition(slot != nil, "MPMCQueue.tryEnqueue(taking:): the slot is empty")
-        var pos = enqueuePosition.pointee.load(ordering: .relaxed)
-        while true {
-            let seq = sequence(pos).pointee.load(ordering: .acquiring)  // pairs with a consumer's release
-            let diff = seq &- pos
-            if diff == 0 {
-                // seq_cst on success (see "Claims" in MPMCQueue.swift).
-                let (won, current) = enqueuePosition.pointee.weakCompareExchange(
-                    expected: pos, desired: pos &+ 1, successOrdering: .sequentiallyConsistent, failureOrdering: .relaxed)
-                if won { break }
-                pos = current
-            } else if diff < 0 {
-                return false
-            } else {
-                pos = enqueuePosition.pointee.load(ordering: .relaxed)
-            }
-        }
+        guard let pos = claimEnqueuePosition() else { return false }
         value(pos).initializeMemory(as: Element.self, to: slot.take().unsafelyUnwrapped)
         sequence(pos).pointee.store(pos &+ 1, ordering: .releasing)     // publishes the value to a consumer
         return true

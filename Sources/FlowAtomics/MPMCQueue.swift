@@ -133,10 +133,11 @@ public final class MPMCQueue<Element: Sendable>: @unchecked Sendable {  // cells
         (positions + cacheLineStride).assumingMemoryBound(to: Atomic<Int>.self)
     }
 
-    /// Enqueues `element` unless the queue is full, in which case the
-    /// element is handed back. Never blocks; lock-free.
+    /// Claims the cell at the enqueue position for one element; nil when
+    /// the queue is full. The caller must then initialize `value(pos)` and
+    /// publish it (release store of `pos + 1` into `sequence(pos)`).
     @inlinable @inline(__always)
-    public func tryEnqueue(_ element: Element) -> EnqueueResult<Element> {
+    func claimEnqueuePosition() -> Int? {
         var pos = enqueuePosition.pointee.load(ordering: .relaxed)
         while true {
             let seq = sequence(pos).pointee.load(ordering: .acquiring)  // pairs with a consumer's release
@@ -145,14 +146,21 @@ public final class MPMCQueue<Element: Sendable>: @unchecked Sendable {  // cells
                 // seq_cst on success (see "Claims" in the file comment).
                 let (won, current) = enqueuePosition.pointee.weakCompareExchange(
                     expected: pos, desired: pos &+ 1, successOrdering: .sequentiallyConsistent, failureOrdering: .relaxed)
-                if won { break }
+                if won { return pos }
                 pos = current
             } else if diff < 0 {
-                return .full(element)
+                return nil
             } else {
                 pos = enqueuePosition.pointee.load(ordering: .relaxed)
             }
         }
+    }
+
+    /// Enqueues `element` unless the queue is full, in which case the
+    /// element is handed back. Never blocks; lock-free.
+    @inlinable @inline(__always)
+    public func tryEnqueue(_ element: Element) -> EnqueueResult<Element> {
+        guard let pos = claimEnqueuePosition() else { return .full(element) }
         value(pos).initializeMemory(as: Element.self, to: element)
         sequence(pos).pointee.store(pos &+ 1, ordering: .releasing)     // publishes the value to a consumer
         return .enqueued

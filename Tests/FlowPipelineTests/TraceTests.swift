@@ -18,10 +18,12 @@ struct TraceTests {
         let executor = pipeline.computeExecutor
         let graph = TaskGraph("traced")
         let reads = graph.parallel(12, name: "read") { i -> Int in
-            // Long enough to be placed on its track even under ThreadSanitizer,
-            // and all different: identical back-to-back slices on two workers
-            // would fit equally well at a start shifted by one slice.
-            usleep(UInt32(14_000 + 1_000 * i))
+            // Workload, not synchronisation: keeps the worker busy long
+            // enough to be placed on its track even under ThreadSanitizer,
+            // each node for a different time (identical back-to-back slices
+            // on two workers would fit equally well at a start shifted by one).
+            let until = ContinuousClock.now + .microseconds(14_000 + 1_000 * i)
+            while ContinuousClock.now < until {}
             ranOn.append(["read[\(i)]": executor.currentWorkerIndex ?? -1])
             return i
         }
