@@ -65,6 +65,10 @@ final class BodyList<Body>: @unchecked Sendable {  // written by the builder's t
         base = .allocate(capacity: capacity)
     }
 
+    /// Its own memory (16-aligned, from GraphStorage) once it outgrew the
+    /// first small buffer; nil before.
+    @exclusivity(unchecked) private var block: GraphStorage.Block?
+
     /// Appends `body` (the builder; never on a frozen list).
     @inlinable
     func append(_ body: Body) {
@@ -73,13 +77,27 @@ final class BodyList<Body>: @unchecked Sendable {  // written by the builder's t
         count &+= 1
     }
 
+    /// Doubles the buffer. Past GraphStorage's minimum size it takes the
+    /// largest kept block, so a list that grew large in the last graph
+    /// jumps to that size at once, in pages already faulted in.
     @usableFromInline
     func grow() {
-        let bigger = UnsafeMutablePointer<Body>.allocate(capacity: 2 * capacity)
+        let stride = MemoryLayout<Body>.stride
+        let wanted = 2 * capacity * stride
+        let next = wanted >= GraphStorage.minimumBytes
+            ? GraphStorage.allocateLargest(atLeast: wanted)
+            : GraphStorage.Block(base: .allocate(byteCount: wanted, alignment: 16), bytes: wanted)
+        let bigger = next.base.bindMemory(to: Body.self, capacity: next.bytes / stride)
         bigger.moveInitialize(from: base, count: count)
-        base.deallocate()
+        release()
+        block = next
         base = bigger
-        capacity *= 2
+        capacity = next.bytes / stride
+    }
+
+    /// Frees or keeps the current buffer (its elements are gone).
+    private func release() {
+        if let block { GraphStorage.free(block) } else { base.deallocate() }
     }
 
     /// A writable copy of a frozen list.
@@ -93,7 +111,7 @@ final class BodyList<Body>: @unchecked Sendable {  // written by the builder's t
 
     deinit {
         base.deinitialize(count: count)
-        base.deallocate()
+        release()
     }
 }
 
@@ -132,15 +150,29 @@ final class Bodies0<Output: Sendable>: BodyStore, @unchecked Sendable {  // see 
         return Int32(truncatingIfNeeded: bodies.count &- 1)
     }
 
-    @usableFromInline override init() {}
+    /// Calls the body at a position and writes its output (made where the
+    /// types are known: see `TypedInvoke`).
+    @usableFromInline typealias Invoke = @Sendable (UnsafeMutableRawPointer, UnsafeMutableRawPointer) throws -> Void
+    @usableFromInline let invoke: Invoke
+
+    @usableFromInline init(invoke: @escaping Invoke) { self.invoke = invoke }
+
+    /// The `Invoke` of this store's types, specialised in the caller.
+    @inlinable static var typedInvoke: Invoke {
+        { body, output in
+            let f = body.assumingMemoryBound(to: (@Sendable () throws -> Output).self)
+            output.initializeMemory(as: Output.self, to: try f.pointee())
+        }
+    }
 
     override func run(_ position: Int32, node: Int, in run: GraphExecution) throws {
-        run.put(try bodies.base[Int(position)](), at: node)
+        try invoke(UnsafeMutableRawPointer(bodies.base + Int(position)), run.outputSlot(node))
+        run.didPut(node)
     }
 
     override func snapshot() -> BodyStore {
         bodies.isFrozen = true
-        let copy = Bodies0<Output>()
+        let copy = Bodies0<Output>(invoke: invoke)
         copy.bodies = bodies
         return copy
     }
@@ -159,16 +191,33 @@ final class Bodies1<A: Sendable, Output: Sendable>: BodyStore, @unchecked Sendab
         return Int32(truncatingIfNeeded: bodies.count &- 1)
     }
 
-    @usableFromInline override init() {}
+    /// Calls the body at a position with its input (moved out of its slot
+    /// when the flag is set, else copied) and writes its output.
+    @usableFromInline typealias Invoke = @Sendable (UnsafeMutableRawPointer, UnsafeMutableRawPointer, Bool,
+                                                    UnsafeMutableRawPointer) throws -> Void
+    @usableFromInline let invoke: Invoke
+
+    @usableFromInline init(invoke: @escaping Invoke) { self.invoke = invoke }
+
+    /// The `Invoke` of this store's types, specialised in the caller.
+    @inlinable static var typedInvoke: Invoke {
+        { body, input, moves, output in
+            let f = body.assumingMemoryBound(to: (@Sendable (A) throws -> Output).self)
+            let slot = input.assumingMemoryBound(to: A.self)
+            output.initializeMemory(as: Output.self, to: try f.pointee(moves ? slot.move() : slot.pointee))
+        }
+    }
 
     override func run(_ position: Int32, node: Int, in run: GraphExecution) throws {
-        let inputs = run.plan.predRange(node).lowerBound
-        run.put(try bodies.base[Int(position)](run.take(inputs, as: A.self)), at: node)
+        let a = run.input(run.firstInput(of: node))
+        defer { if a.shared { run.doneReading(a.node) } }
+        try invoke(UnsafeMutableRawPointer(bodies.base + Int(position)), a.slot, a.moves, run.outputSlot(node))
+        run.didPut(node)
     }
 
     override func snapshot() -> BodyStore {
         bodies.isFrozen = true
-        let copy = Bodies1<A, Output>()
+        let copy = Bodies1<A, Output>(invoke: invoke)
         copy.bodies = bodies
         return copy
     }
@@ -187,17 +236,40 @@ final class Bodies2<A: Sendable, B: Sendable, Output: Sendable>: BodyStore, @unc
         return Int32(truncatingIfNeeded: bodies.count &- 1)
     }
 
-    @usableFromInline override init() {}
+    /// Calls the body at a position with its two inputs (each moved out of
+    /// its slot when its flag is set, else copied) and writes its output.
+    @usableFromInline typealias Invoke = @Sendable (UnsafeMutableRawPointer, UnsafeMutableRawPointer, Bool,
+                                                    UnsafeMutableRawPointer, Bool,
+                                                    UnsafeMutableRawPointer) throws -> Void
+    @usableFromInline let invoke: Invoke
+
+    @usableFromInline init(invoke: @escaping Invoke) { self.invoke = invoke }
+
+    /// The `Invoke` of this store's types, specialised in the caller.
+    @inlinable static var typedInvoke: Invoke {
+        { body, input0, moves0, input1, moves1, output in
+            let f = body.assumingMemoryBound(to: (@Sendable (A, B) throws -> Output).self)
+            let slot0 = input0.assumingMemoryBound(to: A.self), slot1 = input1.assumingMemoryBound(to: B.self)
+            let a = moves0 ? slot0.move() : slot0.pointee
+            output.initializeMemory(as: Output.self, to: try f.pointee(a, moves1 ? slot1.move() : slot1.pointee))
+        }
+    }
 
     override func run(_ position: Int32, node: Int, in run: GraphExecution) throws {
-        let inputs = run.plan.predRange(node).lowerBound
-        let a = run.take(inputs, as: A.self)
-        run.put(try bodies.base[Int(position)](a, run.take(inputs + 1, as: B.self)), at: node)
+        let first = run.firstInput(of: node)
+        let a = run.input(first), b = run.input(first + 1)
+        defer {
+            if a.shared { run.doneReading(a.node) }
+            if b.shared { run.doneReading(b.node) }
+        }
+        try invoke(UnsafeMutableRawPointer(bodies.base + Int(position)), a.slot, a.moves, b.slot, b.moves,
+                   run.outputSlot(node))
+        run.didPut(node)
     }
 
     override func snapshot() -> BodyStore {
         bodies.isFrozen = true
-        let copy = Bodies2<A, B, Output>()
+        let copy = Bodies2<A, B, Output>(invoke: invoke)
         copy.bodies = bodies
         return copy
     }

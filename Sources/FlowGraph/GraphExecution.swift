@@ -82,20 +82,23 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
     /// `recordsTimings || monitor != nil`: every node reads the clock.
     let clocksNodes: Bool
     let n: Int
-    let info: [NodeInfo]
-    let preds: [Int32]
+    let info: UnsafePointer<NodeInfo>   // plan.info's storage (the plan, held here, keeps it)
+    let preds: UnsafePointer<Int32>     // plan.preds's storage
     /// The plan's stores, unretained: calling into one costs no reference
     /// counting (both workers would otherwise retain and release the same
     /// store object per node). The plan, which this run holds, owns them.
     let stores: UnsafeMutablePointer<Unmanaged<BodyStore>>
-    let succStart: [Int32]
-    let succ: [Int32]
+    let succStart: UnsafeMutablePointer<Int32>   // the plan's tables
+    let succ: UnsafeMutablePointer<Int32>
     let counters: UnsafeMutablePointer<Atomic<Int>>   // GraphPlan.counterOf, counterStart
     let counterCount: Int
-    let counterOf: [Int32]
+    let counterOf: UnsafeMutablePointer<Int32>
     let states: UnsafeMutablePointer<UInt8>
     let slots: UnsafeMutableRawPointer
     let times: UnsafeMutablePointer<UInt64>?         // start, end per node (ns, monotonic)
+    private let statesBlock: GraphStorage.Block
+    private let slotsBlock: GraphStorage.Block?       // nil: slots aligned above 16, allocated apart
+    private let timesBlock: GraphStorage.Block?
     let remainingSinks: Atomic<Int>
     let cancelled = Atomic<Bool>(false)
     let cancelledByCaller = Atomic<Bool>(false)
@@ -130,23 +133,34 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
         self.monitor = monitor
         clocksNodes = recordsTimings || monitor != nil
         n = plan.nodeCount
-        info = plan.info
-        preds = plan.preds
+        info = unsafeBase(plan.info)
+        preds = unsafeBase(plan.preds)
         stores = .allocate(capacity: max(1, plan.stores.count))
         for (k, store) in plan.stores.enumerated() { (stores + k).initialize(to: .passUnretained(store)) }
-        succStart = plan.succStart
-        succ = plan.succ
-        counterOf = plan.counterOf
+        succStart = plan.succStart.base
+        succ = plan.succ.base
+        counterOf = plan.counterOf.base
         counterCount = plan.counterStart.count
         counters = .allocate(capacity: max(1, counterCount))
         for (k, start) in plan.counterStart.enumerated() { (counters + k).initialize(to: Atomic(start)) }
-        states = .allocate(capacity: n)
+        // The per-node buffers come from GraphStorage: a graph run again
+        // (or the next graph) reuses the pages of the last run.
+        statesBlock = GraphStorage.allocate(bytes: n)
+        states = statesBlock.base.bindMemory(to: UInt8.self, capacity: n)
         states.initialize(repeating: 0, count: n)
-        slots = .allocate(byteCount: max(1, plan.slotBytes), alignment: plan.slotAlignment)
+        if plan.slotAlignment <= 16 {
+            slotsBlock = GraphStorage.allocate(bytes: plan.slotBytes)
+            slots = slotsBlock!.base
+        } else {
+            slotsBlock = nil
+            slots = .allocate(byteCount: max(1, plan.slotBytes), alignment: plan.slotAlignment)
+        }
         if recordsTimings {
-            times = .allocate(capacity: 2 * n)
+            timesBlock = GraphStorage.allocate(bytes: 2 * n * MemoryLayout<UInt64>.stride)
+            times = timesBlock!.base.bindMemory(to: UInt64.self, capacity: 2 * n)
             times!.initialize(repeating: 0, count: 2 * n)
         } else {
+            timesBlock = nil
             times = nil
         }
         remainingSinks = Atomic(plan.sinkCount)
@@ -159,9 +173,9 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
         counters.deinitialize(count: counterCount)
         counters.deallocate()
         stores.deallocate()
-        states.deallocate()
-        slots.deallocate()
-        times?.deallocate()
+        GraphStorage.free(statesBlock)
+        if let slotsBlock { GraphStorage.free(slotsBlock) } else { slots.deallocate() }
+        if let timesBlock { GraphStorage.free(timesBlock) }
     }
 
     // MARK: - Starting and finishing
@@ -568,6 +582,53 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
             states[i] |= NodeState.released
         }
         return value
+    }
+
+    // Typed stores (BodyStores.swift) read and write slots through these,
+    // with the typed moves and copies done by code specialised for the
+    // node's types: the steps are those of `takeValue` and `put`.
+
+    /// The index in `preds` of node `node`'s first data input.
+    @inline(__always)
+    func firstInput(of node: Int) -> Int {
+        node == 0 ? 0 : Int(info[node - 1].predEnd)
+    }
+
+    /// The slot of the input at `preds[input]`, whether its reader moves the
+    /// value out (its only reader; the slot is marked released), and
+    /// whether the value is shared: then the reader copies it and must call
+    /// `doneReading(node)` after.
+    @inline(__always)
+    func input(_ input: Int) -> (slot: UnsafeMutableRawPointer, moves: Bool, shared: Bool, node: Int) {
+        let i = Int(preds[input])
+        let slot = slots + Int(info[i].offset)
+        if info[i].destroyer < 0 { return (slot, false, false, i) }  // trivial: nothing to release
+        if info[i].readers == 1 {
+            states[i] |= NodeState.released
+            return (slot, true, false, i)
+        }
+        return (slot, false, true, i)
+    }
+
+    /// A reader of node i's shared value has copied it: the last one destroys it.
+    @inline(__always)
+    func doneReading(_ i: Int) {
+        if readers(of: i).pointee.wrappingSubtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
+            plan.destroyers[Int(info[i].destroyer)].destroy(slots + Int(info[i].offset))
+            states[i] |= NodeState.released
+        }
+    }
+
+    /// Node i's output slot, to initialize.
+    @inline(__always)
+    func outputSlot(_ i: Int) -> UnsafeMutableRawPointer {
+        slots + Int(info[i].offset)
+    }
+
+    /// Node i's output slot was initialized.
+    @inline(__always)
+    func didPut(_ i: Int) {
+        states[i] |= NodeState.hasValue
     }
 
     /// Node i's readers counter (it has more than one reader and a value to release).

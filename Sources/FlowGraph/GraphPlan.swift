@@ -15,8 +15,8 @@ public final class GraphPlan: Sendable {
     // builder (copy-on-write: freezing copies nothing).
     let info: [NodeInfo]
     let preds: [Int32]          // data inputs, CSR by NodeInfo.predEnd
-    let succStart: [Int32]      // nodeCount + 1
-    let succ: [Int32]           // successors (data and order-only)
+    let succStart: PlanTable<Int32>   // nodeCount + 1
+    let succ: PlanTable<Int32>        // successors (data and order-only)
     let roots: [Int32]          // nodes with no predecessor
     let stores: [BodyStore]     // snapshots: later builder changes do not reach a plan
     let sinkCount: Int
@@ -25,7 +25,7 @@ public final class GraphPlan: Sendable {
     /// readers counter (only when more than one node reads a value with
     /// something to release). Other nodes need none. `counterStart` holds
     /// the counters' initial values.
-    let counterOf: [Int32]
+    let counterOf: PlanTable<Int32>
     let counterStart: [Int]
 
     let names: NodeNames
@@ -58,8 +58,8 @@ public final class GraphPlan: Sendable {
         // One pass over the nodes: where each node's successors start (CSR:
         // data readers in node order, then order-only edges), roots, sinks,
         // and the counters the nodes need.
-        var succStart = [Int32](repeating: 0, count: n + 1)
-        var counterOf = [Int32](repeating: -1, count: n)
+        let succStart = PlanTable(repeating: Int32(0), count: n + 1)
+        let counterOf = PlanTable(repeating: Int32(-1), count: n)
         var counterStart: [Int] = []
         var roots: [Int32] = []
         var total: Int32 = 0
@@ -81,8 +81,10 @@ public final class GraphPlan: Sendable {
         sinkCount = sinks
         self.counterOf = counterOf
         self.counterStart = counterStart
-        var succ = [Int32](repeating: 0, count: Int(total))
-        var cursor = succStart
+        let succ = PlanTable(repeating: Int32(0), count: Int(total))
+        let cursor = PlanTable(repeating: Int32(0), count: n + 1)
+        cursor.base.update(from: succStart.base, count: n + 1)
+        defer { cursor.free() }
         var start = 0
         for j in 0..<n {
             let end = Int(info[j].predEnd)
@@ -108,6 +110,13 @@ public final class GraphPlan: Sendable {
             : nil
     }
 
+    deinit {
+        succStart.free()
+        succ.free()
+        counterOf.free()
+        GraphStorage.recycle(roots)
+    }
+
     /// The options node `index` was added with (`NodeOptions()` when none).
     public func options(ofNodeAt index: Int) -> NodeOptions {
         options[Int32(index)] ?? NodeOptions()
@@ -126,7 +135,7 @@ public final class GraphPlan: Sendable {
     /// Kahn's algorithm; on a cycle, walks predecessors among the nodes
     /// left over until one repeats, and throws the cycle's names in order.
     static func topologicalSort(
-        n: Int, info: [NodeInfo], succStart: [Int32], succ: [Int32], name: (Int) -> String
+        n: Int, info: [NodeInfo], succStart: PlanTable<Int32>, succ: PlanTable<Int32>, name: (Int) -> String
     ) throws(FlowError) -> [Int32] {
         var indegree = (0..<n).map { info[$0].inDegree }
         var order: [Int32] = []

@@ -56,7 +56,7 @@ extension TaskGraph {
         options: NodeOptions = NodeOptions(),
         body: @escaping @Sendable () throws -> Output
     ) -> Node<Output> {
-        let (store, index) = store(Bodies0<Output>.self) { Bodies0() }
+        let (store, index) = store(Bodies0<Output>.self) { Bodies0(invoke: Bodies0<Output>.typedInvoke) }
         let position = store._withUnsafeGuaranteedRef { $0.append(body) }
         return addNode(name.map(NodeName.named) ?? .anonymous, options: options, output: Output.self,
                        store: index, position: position)
@@ -71,7 +71,7 @@ extension TaskGraph {
         body: @escaping @Sendable (A) throws -> Output
     ) -> Node<Output> {
         recordInput(a)
-        let (store, index) = store(Bodies1<A, Output>.self) { Bodies1() }
+        let (store, index) = store(Bodies1<A, Output>.self) { Bodies1(invoke: Bodies1<A, Output>.typedInvoke) }
         let position = store._withUnsafeGuaranteedRef { $0.append(body) }
         return addNode(name.map(NodeName.named) ?? .anonymous, options: options, output: Output.self,
                        store: index, position: position)
@@ -87,7 +87,7 @@ extension TaskGraph {
     ) -> Node<Output> {
         recordInput(a)
         recordInput(b)
-        let (store, index) = store(Bodies2<A, B, Output>.self) { Bodies2() }
+        let (store, index) = store(Bodies2<A, B, Output>.self) { Bodies2(invoke: Bodies2<A, B, Output>.typedInvoke) }
         let position = store._withUnsafeGuaranteedRef { $0.append(body) }
         return addNode(name.map(NodeName.named) ?? .anonymous, options: options, output: Output.self,
                        store: index, position: position)

@@ -70,10 +70,25 @@ public final class TaskGraph {
     }
 
     /// Makes room for `more` elements, growing at least geometrically (an
-    /// exact `reserveCapacity` per call would make many small calls quadratic).
+    /// exact `reserveCapacity` per call would make many small calls
+    /// quadratic). An empty array takes recycled storage when some is kept
+    /// (GraphStorage.swift).
     static func reserve<Element>(_ array: inout [Element], _ more: Int) {
         let needed = array.count + more
-        if needed > array.capacity { array.reserveCapacity(max(needed, 2 * array.capacity)) }
+        guard needed > array.capacity else { return }
+        let target = max(needed, 2 * array.capacity)
+        if array.isEmpty, let recycled = GraphStorage.array(of: Element.self, minimumCapacity: target) {
+            array = recycled
+            return
+        }
+        array.reserveCapacity(target)
+    }
+
+    deinit {
+        // The node tables go to the next graph (a plan made from this
+        // graph may still share them: copy on write keeps that safe).
+        GraphStorage.recycle(info)
+        GraphStorage.recycle(preds)
     }
 
     /// The name a node is shown with: its own, `group[i]` for a node of a
