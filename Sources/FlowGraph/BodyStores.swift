@@ -146,8 +146,11 @@ final class Bodies0<Output: Sendable>: BodyStore, @unchecked Sendable {  // see 
     @inlinable
     func append(_ body: @escaping @Sendable () throws -> Output) -> Int32 {
         if bodies.isFrozen { bodies = bodies.copy() }
-        bodies.append(body)
-        return Int32(truncatingIfNeeded: bodies.count &- 1)
+        // Held by `self`: no retain and release per node.
+        return Unmanaged.passUnretained(bodies)._withUnsafeGuaranteedRef { list in
+            list.append(body)
+            return Int32(truncatingIfNeeded: list.count &- 1)
+        }
     }
 
     /// Calls the body at a position and writes its output (made where the
@@ -187,8 +190,11 @@ final class Bodies1<A: Sendable, Output: Sendable>: BodyStore, @unchecked Sendab
     @inlinable
     func append(_ body: @escaping @Sendable (A) throws -> Output) -> Int32 {
         if bodies.isFrozen { bodies = bodies.copy() }
-        bodies.append(body)
-        return Int32(truncatingIfNeeded: bodies.count &- 1)
+        // Held by `self`: no retain and release per node.
+        return Unmanaged.passUnretained(bodies)._withUnsafeGuaranteedRef { list in
+            list.append(body)
+            return Int32(truncatingIfNeeded: list.count &- 1)
+        }
     }
 
     /// Calls the body at a position with its input (moved out of its slot
@@ -232,8 +238,11 @@ final class Bodies2<A: Sendable, B: Sendable, Output: Sendable>: BodyStore, @unc
     @inlinable
     func append(_ body: @escaping @Sendable (A, B) throws -> Output) -> Int32 {
         if bodies.isFrozen { bodies = bodies.copy() }
-        bodies.append(body)
-        return Int32(truncatingIfNeeded: bodies.count &- 1)
+        // Held by `self`: no retain and release per node.
+        return Unmanaged.passUnretained(bodies)._withUnsafeGuaranteedRef { list in
+            list.append(body)
+            return Int32(truncatingIfNeeded: list.count &- 1)
+        }
     }
 
     /// Calls the body at a position with its two inputs (each moved out of

@@ -51,6 +51,11 @@ public struct NodeOptions: Sendable, Equatable {
     /// True for options that need the executor's submit path.
     var needsSubmit: Bool { priority != .normal || affinity != nil }
 
+    /// Whether these are the default options (checked per node added:
+    /// cheaper than comparing with `NodeOptions()`).
+    @inline(__always)
+    var isDefault: Bool { priority == .normal && affinity == nil && timeout == nil && maxConcurrency == nil }
+
     /// Throws a `FlowError` naming the first invalid field; `node` names
     /// the node. For the options of a node that runs once (`addNode`):
     /// token and scoped nodes check `maxConcurrency` themselves and pass

@@ -39,8 +39,10 @@ public final class TaskGraph {
     @exclusivity(unchecked) var stores: [BodyStore] = []       // node bodies by kind and type (BodyStores.swift)
     @exclusivity(unchecked) private var storeKeys: [ObjectIdentifier?] = []   // reusable stores' types; nil: one family's
     @exclusivity(unchecked) private var erasedStore: Int32 = -1
-    @exclusivity(unchecked) private var lastStoreKey: ObjectIdentifier?
-    @exclusivity(unchecked) private var lastStoreIndex: Int32 = -1
+    // The store of the last typed node added, the common case of the next.
+    @usableFromInline @exclusivity(unchecked) var lastStoreKey: ObjectIdentifier?
+    @usableFromInline @exclusivity(unchecked) var lastStoreIndex: Int32 = -1
+    @usableFromInline @exclusivity(unchecked) var lastStore: Unmanaged<BodyStore>?
     @exclusivity(unchecked) var preds: [Int32] = []            // data inputs, node by node (NodeInfo.predEnd)
     @exclusivity(unchecked) var orderEdges: [OrderEdge] = []
     @exclusivity(unchecked) var options: [Int32: NodeOptions] = [:]
@@ -134,14 +136,19 @@ public final class TaskGraph {
 
     /// The store of bodies of type `S` shared by all nodes of that type,
     /// made on first use, and its index.
-    @usableFromInline
+    @inlinable
     func store<S: BodyStore>(_ type: S.Type, make: () -> S) -> (store: Unmanaged<S>, index: Int32) {
         // Unmanaged: the caller appends through it with no retain and
         // release of the store per node (`stores` keeps it alive).
-        let key = ObjectIdentifier(S.self)
-        if key == lastStoreKey {
-            return (.passUnretained(unsafeDowncast(stores[Int(lastStoreIndex)], to: S.self)), lastStoreIndex)
+        if ObjectIdentifier(S.self) == lastStoreKey, let last = lastStore {
+            return (Unmanaged.fromOpaque(last.toOpaque()), lastStoreIndex)
         }
+        return storeSlow(type, make: make)
+    }
+
+    @usableFromInline
+    func storeSlow<S: BodyStore>(_ type: S.Type, make: () -> S) -> (store: Unmanaged<S>, index: Int32) {
+        let key = ObjectIdentifier(S.self)
         let index: Int32
         if let known = storeKeys.firstIndex(where: { $0 == key }) {
             index = Int32(known)
@@ -152,6 +159,7 @@ public final class TaskGraph {
         }
         lastStoreKey = key
         lastStoreIndex = index
+        lastStore = .passUnretained(stores[Int(index)])
         return (.passUnretained(unsafeDowncast(stores[Int(index)], to: S.self)), index)
     }
 
@@ -178,7 +186,7 @@ public final class TaskGraph {
         let index = info.count
         let predStart = index == 0 ? 0 : Int(info[index - 1].predEnd)
         var flags: UInt8 = isAsync ? NodeInfo.isAsync : 0
-        if options != NodeOptions() {
+        if !options.isDefault {
             if options.needsSubmit { flags |= NodeInfo.needsSubmit }
             if options.timeout != nil { flags |= NodeInfo.hasTimeout }
             self.options[Int32(index)] = options
@@ -215,7 +223,7 @@ public final class TaskGraph {
         let nameOf = family(base)
         reserveCapacity(nodes: count, inputs: input == nil ? 0 : count)
         let first = info.count
-        if options != NodeOptions() {
+        if !options.isDefault {
             for i in 0..<count {
                 if let input { recordInput(at: input(i)) }
                 let _: Node<Output> = addNode(nameOf(i), options: options, output: Output.self,

@@ -30,15 +30,12 @@ let benchmarks: @Sendable () -> Void = {
         maxDuration: .seconds(3),
         maxIterations: 30)
 
-    let workers = Executor.availableCPUs()
-
     for shape in Shape.allCases {
         Benchmark("\(shape.ratioName):flow") { benchmark in
-            let executor = try Executor(workers: workers, name: "bench")
-            benchmark.startMeasurement()  // the pool is set up outside the measurement
+            let executor = pool
+            benchmark.startMeasurement()
             for _ in benchmark.scaledIterations { try await flowRun(shape, on: executor) }
             benchmark.stopMeasurement()
-            await executor.shutdown()
         }
         Benchmark("\(shape.ratioName):baseline-taskgroup") { benchmark in
             for _ in benchmark.scaledIterations { await taskRun(shape) }
@@ -48,6 +45,12 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 }
+
+/// The Flow variants' pool: made once and kept for the life of the
+/// process, as the baselines' pools (Dispatch's, the default executor's)
+/// are. package-benchmark calls a benchmark's closure once per sample, so
+/// a pool made in the closure would start new, cold threads every sample.
+let pool: Executor = try! Executor(workers: Executor.availableCPUs(), name: "bench")
 
 enum Shape: CaseIterable {
     case chain, tree, wavefront, fan, independent
