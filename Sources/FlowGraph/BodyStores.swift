@@ -71,10 +71,20 @@ final class BodyList<Body>: @unchecked Sendable {  // written by the builder's t
 
     /// Appends `body` (the builder; never on a frozen list).
     @inlinable
-    func append(_ body: Body) {
+    func append(_ body: consuming Body) {
         if count == capacity { grow() }
         (base + count).initialize(to: body)
         count &+= 1
+    }
+
+    /// Room for one more body at the end, counted: the caller initializes
+    /// it at once (the builder; never on a frozen list).
+    @inlinable
+    func appendSlot() -> (slot: UnsafeMutablePointer<Body>, position: Int32) {
+        if count == capacity { grow() }
+        let slot = base + count
+        count &+= 1
+        return (slot, Int32(truncatingIfNeeded: count &- 1))
     }
 
     /// Doubles the buffer. Past GraphStorage's minimum size it takes the
@@ -144,13 +154,16 @@ final class Bodies0<Output: Sendable>: BodyStore, @unchecked Sendable {  // see 
 
     /// Adds `body`; returns its position.
     @inlinable
-    func append(_ body: @escaping @Sendable () throws -> Output) -> Int32 {
-        if bodies.isFrozen { bodies = bodies.copy() }
-        // Held by `self`: no retain and release per node.
-        return Unmanaged.passUnretained(bodies)._withUnsafeGuaranteedRef { list in
-            list.append(body)
-            return Int32(truncatingIfNeeded: list.count &- 1)
+    static func append(_ body: consuming @escaping @Sendable () throws -> Output, to store: Unmanaged<Bodies0<Output>>) -> Int32 {
+        // The store and its list are held by the graph: no retain and
+        // release of either per node, and the body moves in (no retain
+        // and release of its context).
+        let (slot, position) = store._withUnsafeGuaranteedRef { store in
+            if store.bodies.isFrozen { store.bodies = store.bodies.copy() }
+            return Unmanaged.passUnretained(store.bodies)._withUnsafeGuaranteedRef { $0.appendSlot() }
         }
+        slot.initialize(to: body)
+        return position
     }
 
     /// Calls the body at a position and writes its output (made where the
@@ -188,13 +201,16 @@ final class Bodies1<A: Sendable, Output: Sendable>: BodyStore, @unchecked Sendab
 
     /// Adds `body`; returns its position.
     @inlinable
-    func append(_ body: @escaping @Sendable (A) throws -> Output) -> Int32 {
-        if bodies.isFrozen { bodies = bodies.copy() }
-        // Held by `self`: no retain and release per node.
-        return Unmanaged.passUnretained(bodies)._withUnsafeGuaranteedRef { list in
-            list.append(body)
-            return Int32(truncatingIfNeeded: list.count &- 1)
+    static func append(_ body: consuming @escaping @Sendable (A) throws -> Output, to store: Unmanaged<Bodies1<A, Output>>) -> Int32 {
+        // The store and its list are held by the graph: no retain and
+        // release of either per node, and the body moves in (no retain
+        // and release of its context).
+        let (slot, position) = store._withUnsafeGuaranteedRef { store in
+            if store.bodies.isFrozen { store.bodies = store.bodies.copy() }
+            return Unmanaged.passUnretained(store.bodies)._withUnsafeGuaranteedRef { $0.appendSlot() }
         }
+        slot.initialize(to: body)
+        return position
     }
 
     /// Calls the body at a position with its input (moved out of its slot
@@ -236,13 +252,16 @@ final class Bodies2<A: Sendable, B: Sendable, Output: Sendable>: BodyStore, @unc
 
     /// Adds `body`; returns its position.
     @inlinable
-    func append(_ body: @escaping @Sendable (A, B) throws -> Output) -> Int32 {
-        if bodies.isFrozen { bodies = bodies.copy() }
-        // Held by `self`: no retain and release per node.
-        return Unmanaged.passUnretained(bodies)._withUnsafeGuaranteedRef { list in
-            list.append(body)
-            return Int32(truncatingIfNeeded: list.count &- 1)
+    static func append(_ body: consuming @escaping @Sendable (A, B) throws -> Output, to store: Unmanaged<Bodies2<A, B, Output>>) -> Int32 {
+        // The store and its list are held by the graph: no retain and
+        // release of either per node, and the body moves in (no retain
+        // and release of its context).
+        let (slot, position) = store._withUnsafeGuaranteedRef { store in
+            if store.bodies.isFrozen { store.bodies = store.bodies.copy() }
+            return Unmanaged.passUnretained(store.bodies)._withUnsafeGuaranteedRef { $0.appendSlot() }
         }
+        slot.initialize(to: body)
+        return position
     }
 
     /// Calls the body at a position with its two inputs (each moved out of

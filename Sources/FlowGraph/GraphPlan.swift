@@ -39,6 +39,7 @@ public final class GraphPlan: Sendable {
     let topologicalOrder: [Int32]?
 
     init(_ graph: TaskGraph) throws(FlowError) {
+        graph.countInputs()
         let n = graph.info.count
         name = graph.name
         nodeCount = n

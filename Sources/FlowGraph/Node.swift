@@ -8,7 +8,7 @@
 public struct Node<Output: Sendable>: Sendable, Hashable {
     /// The node's position in its graph, in the order nodes were added.
     public let index: Int
-    let graph: UInt64
+    @usableFromInline let graph: UInt64
 
     init(index: Int, graph: UInt64) {
         self.index = index

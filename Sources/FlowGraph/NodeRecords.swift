@@ -4,8 +4,8 @@
 struct NodeInfo {
     var predEnd: Int32      // data inputs: preds[previous predEnd ..< predEnd]
     var inDegree: Int32     // data inputs + order-only predecessors
-    var outDegree: Int32    // data readers + order-only successors
-    var readers: Int32      // data readers (each `after:` mention counts)
+    var outDegree: Int32    // data readers + order-only successors (readers counted when freezing)
+    var readers: Int32      // data readers (each `after:` mention counts; counted when freezing)
     var destroyer: Int32    // index in `destroyers`, -1 for trivial outputs
     var store: Int32        // the body: `position` in `stores[store]` (BodyStores.swift)
     var position: Int32

@@ -54,10 +54,10 @@ extension TaskGraph {
     public func task<Output: Sendable>(
         _ name: String? = nil,
         options: NodeOptions = NodeOptions(),
-        body: @escaping @Sendable () throws -> Output
+        body: consuming @escaping @Sendable () throws -> Output
     ) -> Node<Output> {
         let (store, index) = store(Bodies0<Output>.self) { Bodies0(invoke: Bodies0<Output>.typedInvoke) }
-        let position = store._withUnsafeGuaranteedRef { $0.append(body) }
+        let position = Bodies0<Output>.append(body, to: store)
         return addNode(name.map(NodeName.named) ?? .anonymous, options: options, output: Output.self,
                        store: index, position: position)
     }
@@ -68,11 +68,11 @@ extension TaskGraph {
         _ name: String? = nil,
         after a: Node<A>,
         options: NodeOptions = NodeOptions(),
-        body: @escaping @Sendable (A) throws -> Output
+        body: consuming @escaping @Sendable (A) throws -> Output
     ) -> Node<Output> {
         recordInput(a)
         let (store, index) = store(Bodies1<A, Output>.self) { Bodies1(invoke: Bodies1<A, Output>.typedInvoke) }
-        let position = store._withUnsafeGuaranteedRef { $0.append(body) }
+        let position = Bodies1<A, Output>.append(body, to: store)
         return addNode(name.map(NodeName.named) ?? .anonymous, options: options, output: Output.self,
                        store: index, position: position)
     }
@@ -83,12 +83,12 @@ extension TaskGraph {
         _ name: String? = nil,
         after a: Node<A>, _ b: Node<B>,
         options: NodeOptions = NodeOptions(),
-        body: @escaping @Sendable (A, B) throws -> Output
+        body: consuming @escaping @Sendable (A, B) throws -> Output
     ) -> Node<Output> {
         recordInput(a)
         recordInput(b)
         let (store, index) = store(Bodies2<A, B, Output>.self) { Bodies2(invoke: Bodies2<A, B, Output>.typedInvoke) }
-        let position = store._withUnsafeGuaranteedRef { $0.append(body) }
+        let position = Bodies2<A, B, Output>.append(body, to: store)
         return addNode(name.map(NodeName.named) ?? .anonymous, options: options, output: Output.self,
                        store: index, position: position)
     }

@@ -28,7 +28,7 @@ let graphIdentities = Atomic<UInt64>(1)
 public final class TaskGraph {
     /// The graph's name, used in errors and renderings.
     public let name: String
-    let id: UInt64
+    @usableFromInline let id: UInt64
 
     // The nodes, in the order they were added (struct of arrays). A builder
     // is used from one thread (it is not Sendable), so the run-time
@@ -43,7 +43,8 @@ public final class TaskGraph {
     @usableFromInline @exclusivity(unchecked) var lastStoreKey: ObjectIdentifier?
     @usableFromInline @exclusivity(unchecked) var lastStoreIndex: Int32 = -1
     @usableFromInline @exclusivity(unchecked) var lastStore: Unmanaged<BodyStore>?
-    @exclusivity(unchecked) var preds: [Int32] = []            // data inputs, node by node (NodeInfo.predEnd)
+    @usableFromInline @exclusivity(unchecked) var preds: [Int32] = []   // data inputs, node by node (NodeInfo.predEnd)
+    @exclusivity(unchecked) var countedInputs = 0               // preds[..<countedInputs] are in info's readers and outDegree
     @exclusivity(unchecked) var orderEdges: [OrderEdge] = []
     @exclusivity(unchecked) var options: [Int32: NodeOptions] = [:]
     @exclusivity(unchecked) var destroyers: [Destroyer] = []
@@ -110,10 +111,15 @@ public final class TaskGraph {
 
     /// Records `node` as the next data input of the node that the next
     /// `addNode` call adds.
-    @usableFromInline
+    @inlinable
     func recordInput<T>(_ node: Node<T>) {
-        check(node, "after:")
-        recordInput(at: node.index)
+        if node.graph != id || node.index >= nodeCount { foreignNode(node.index, "after:") }
+        preds.append(Int32(truncatingIfNeeded: node.index))
+    }
+
+    @usableFromInline
+    func foreignNode(_ index: Int, _ api: String) -> Never {
+        preconditionFailure("TaskGraph.\(api): node #\(index) belongs to another graph than '\(name)'")
     }
 
     /// Adds a node whose data inputs are those recorded since the previous
@@ -274,8 +280,24 @@ public final class TaskGraph {
     @inline(__always)
     func recordInput(at node: Int) {
         preds.append(Int32(truncatingIfNeeded: node))
-        info[node].readers &+= 1
-        info[node].outDegree &+= 1
+    }
+
+    /// Counts the data inputs recorded since the last call into their
+    /// nodes' `readers` and `outDegree` (done when freezing, in one pass,
+    /// rather than per input while building).
+    func countInputs() {
+        let start = countedInputs
+        guard start < preds.count else { return }
+        preds.withUnsafeBufferPointer { preds in
+            info.withUnsafeMutableBufferPointer { info in
+                for k in start..<preds.count {
+                    let i = Int(preds[k])
+                    info[i].readers &+= 1
+                    info[i].outDegree &+= 1
+                }
+            }
+        }
+        countedInputs = preds.count
     }
 
     /// The index of the function that destroys an `Output` in its slot;
