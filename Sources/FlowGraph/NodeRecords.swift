@@ -1,7 +1,8 @@
 // The records a TaskGraph keeps per node, shared with GraphPlan.
 
 /// Per-node facts, one append per node.
-struct NodeInfo {
+@usableFromInline
+struct NodeInfo: Sendable {
     var predEnd: Int32      // data inputs: preds[previous predEnd ..< predEnd]
     var inDegree: Int32     // data inputs + order-only predecessors
     var outDegree: Int32    // data readers + order-only successors (readers counted when freezing)

@@ -34,7 +34,7 @@ public final class TaskGraph {
     // is used from one thread (it is not Sendable), so the run-time
     // exclusivity checks on these fields are turned off: they cost more
     // than the rest of adding a node.
-    @exclusivity(unchecked) var info: [NodeInfo] = []
+    @usableFromInline @exclusivity(unchecked) var info: [NodeInfo] = []
     @exclusivity(unchecked) var names = NodeNames()
     @exclusivity(unchecked) var stores: [BodyStore] = []       // node bodies by kind and type (BodyStores.swift)
     @exclusivity(unchecked) private var storeKeys: [ObjectIdentifier?] = []   // reusable stores' types; nil: one family's
@@ -63,7 +63,7 @@ public final class TaskGraph {
     }
 
     /// The number of nodes added so far.
-    public var nodeCount: Int { info.count }
+    @inlinable public var nodeCount: Int { info.count }
 
     /// Reserves room for `nodes` more nodes and `inputs` more data edges,
     /// so that a large graph is built without regrowing its storage.
