@@ -303,14 +303,27 @@ final class Bodies2<A: Sendable, B: Sendable, Output: Sendable>: BodyStore, @unc
     }
 }
 
-/// One `parallel` family: one closure, called with the family index.
-final class ParallelBodies<Output: Sendable>: BodyStore, @unchecked Sendable {  // immutable after init
-    let body: @Sendable (Int) throws -> Output
+// The family stores below hold the user's one closure inside an `invoke`
+// closure made where the family was added (the `@inlinable` builder
+// methods), so reading the input and writing the output are specialised
+// for the family's types, as for `Bodies1`.
 
-    init(_ body: @escaping @Sendable (Int) throws -> Output) { self.body = body }
+/// One `parallel` family: one closure, called with the family index.
+@usableFromInline
+final class ParallelBodies: BodyStore, @unchecked Sendable {  // immutable after init
+    /// Calls the body with a family index and writes its output.
+    @usableFromInline typealias Invoke = @Sendable (Int, UnsafeMutableRawPointer) throws -> Void
+    let invoke: Invoke
+
+    @usableFromInline init(invoke: @escaping Invoke) { self.invoke = invoke }
+
+    @inlinable static func invoke<Output>(_ body: @escaping @Sendable (Int) throws -> Output) -> Invoke {
+        { i, output in output.initializeMemory(as: Output.self, to: try body(i)) }
+    }
 
     override func run(_ position: Int32, node: Int, in run: GraphExecution) throws {
-        run.put(try body(Int(position)), at: node)
+        try invoke(Int(position), run.outputSlot(node))
+        run.didPut(node)
     }
 
     override func snapshot() -> BodyStore { self }
@@ -318,27 +331,54 @@ final class ParallelBodies<Output: Sendable>: BodyStore, @unchecked Sendable {  
 
 /// One `fanOut` family: one closure, called with the source's value and
 /// the family index.
-final class FanOutBodies<Input: Sendable, Output: Sendable>: BodyStore, @unchecked Sendable {  // immutable after init
-    let body: @Sendable (Input, Int) throws -> Output
+@usableFromInline
+final class FanOutBodies: BodyStore, @unchecked Sendable {  // immutable after init
+    /// Calls the body with the input (moved out when the flag is set, else
+    /// copied) and a family index, and writes its output.
+    @usableFromInline typealias Invoke = @Sendable (UnsafeMutableRawPointer, Bool, Int, UnsafeMutableRawPointer) throws -> Void
+    let invoke: Invoke
 
-    init(_ body: @escaping @Sendable (Input, Int) throws -> Output) { self.body = body }
+    @usableFromInline init(invoke: @escaping Invoke) { self.invoke = invoke }
+
+    @inlinable static func invoke<Input, Output>(_ body: @escaping @Sendable (Input, Int) throws -> Output) -> Invoke {
+        { input, moves, i, output in
+            let slot = input.assumingMemoryBound(to: Input.self)
+            output.initializeMemory(as: Output.self, to: try body(moves ? slot.move() : slot.pointee, i))
+        }
+    }
 
     override func run(_ position: Int32, node: Int, in run: GraphExecution) throws {
-        let input = run.take(run.plan.predRange(node).lowerBound, as: Input.self)
-        run.put(try body(input, Int(position)), at: node)
+        let a = run.input(run.firstInput(of: node))
+        defer { if a.shared { run.doneReading(a.node) } }
+        try invoke(a.slot, a.moves, Int(position), run.outputSlot(node))
+        run.didPut(node)
     }
 
     override func snapshot() -> BodyStore { self }
 }
 
 /// One `map` family: one closure, called with the node's one input.
-final class MapBodies<Input: Sendable, Output: Sendable>: BodyStore, @unchecked Sendable {  // immutable after init
-    let body: @Sendable (Input) throws -> Output
+@usableFromInline
+final class MapBodies: BodyStore, @unchecked Sendable {  // immutable after init
+    /// Calls the body with the input (moved out when the flag is set, else
+    /// copied) and writes its output.
+    @usableFromInline typealias Invoke = @Sendable (UnsafeMutableRawPointer, Bool, UnsafeMutableRawPointer) throws -> Void
+    let invoke: Invoke
 
-    init(_ body: @escaping @Sendable (Input) throws -> Output) { self.body = body }
+    @usableFromInline init(invoke: @escaping Invoke) { self.invoke = invoke }
+
+    @inlinable static func invoke<Input, Output>(_ body: @escaping @Sendable (Input) throws -> Output) -> Invoke {
+        { input, moves, output in
+            let slot = input.assumingMemoryBound(to: Input.self)
+            output.initializeMemory(as: Output.self, to: try body(moves ? slot.move() : slot.pointee))
+        }
+    }
 
     override func run(_ position: Int32, node: Int, in run: GraphExecution) throws {
-        run.put(try body(run.take(run.plan.predRange(node).lowerBound, as: Input.self)), at: node)
+        let a = run.input(run.firstInput(of: node))
+        defer { if a.shared { run.doneReading(a.node) } }
+        try invoke(a.slot, a.moves, run.outputSlot(node))
+        run.didPut(node)
     }
 
     override func snapshot() -> BodyStore { self }
@@ -346,23 +386,53 @@ final class MapBodies<Input: Sendable, Output: Sendable>: BodyStore, @unchecked 
 
 /// One `fanIn` node, or every node of one `reduce`: one closure, called
 /// with the node's inputs in order.
-final class FanInBodies<Input: Sendable, Output: Sendable>: BodyStore, @unchecked Sendable {  // immutable once the builder set `index`
-    let body: @Sendable ([Input]) throws -> Output
+@usableFromInline
+final class FanInBodies: BodyStore, @unchecked Sendable {  // immutable once the builder set `index`
+    /// Where one input is and whether its reader moves it out (else copies it).
+    @usableFromInline struct InputRef {
+        @usableFromInline let slot: UnsafeMutableRawPointer
+        @usableFromInline let moves: Bool
+        init(slot: UnsafeMutableRawPointer, moves: Bool) { self.slot = slot; self.moves = moves }
+    }
+
+    /// Calls the body with the inputs (an array made from the refs) and
+    /// writes its output.
+    @usableFromInline typealias Invoke = @Sendable (UnsafeBufferPointer<InputRef>, UnsafeMutableRawPointer) throws -> Void
+    let invoke: Invoke
     var index: Int32 = -1   // in the builder's stores
 
-    init(_ body: @escaping @Sendable ([Input]) throws -> Output) { self.body = body }
+    @usableFromInline init(invoke: @escaping Invoke) { self.invoke = invoke }
+
+    @inlinable static func invoke<Input, Output>(_ body: @escaping @Sendable ([Input]) throws -> Output) -> Invoke {
+        { refs, output in
+            // (No `unsafeUninitializedCapacity: 0`: it writes the count of
+            // the shared empty-array storage, a race between threads.)
+            let values = refs.isEmpty ? [] : [Input](unsafeUninitializedCapacity: refs.count) { buffer, initialized in
+                for k in 0..<refs.count {
+                    let slot = refs[k].slot.assumingMemoryBound(to: Input.self)
+                    (buffer.baseAddress! + k).initialize(to: refs[k].moves ? slot.move() : slot.pointee)
+                }
+                initialized = refs.count
+            }
+            output.initializeMemory(as: Output.self, to: try body(values))
+        }
+    }
 
     override func run(_ position: Int32, node: Int, in run: GraphExecution) throws {
-        let inputs = run.plan.predRange(node)
-        // (No `unsafeUninitializedCapacity: 0`: it writes the count of the
-        // shared empty-array storage, a race between threads.)
-        let values = inputs.isEmpty ? [] : [Input](unsafeUninitializedCapacity: inputs.count) { buffer, initialized in
-            for k in 0..<inputs.count {
-                (buffer.baseAddress! + k).initialize(to: run.take(inputs.lowerBound + k, as: Input.self))
-            }
-            initialized = inputs.count
+        let first = run.firstInput(of: node), count = run.firstInput(of: node + 1) - first
+        let refs = UnsafeMutableBufferPointer<InputRef>.allocate(capacity: max(count, 1))
+        var shared: [Int] = []
+        for k in 0..<count {
+            let a = run.input(first + k)
+            refs.initializeElement(at: k, to: InputRef(slot: a.slot, moves: a.moves))
+            if a.shared { shared.append(a.node) }
         }
-        run.put(try body(values), at: node)
+        defer {
+            for i in shared { run.doneReading(i) }
+            refs.deallocate()
+        }
+        try invoke(UnsafeBufferPointer(rebasing: refs[..<count]), run.outputSlot(node))
+        run.didPut(node)
     }
 
     override func snapshot() -> BodyStore { self }

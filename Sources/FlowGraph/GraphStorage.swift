@@ -15,7 +15,7 @@ import FlowAtomics
 /// What is kept: arrays of plain values (node records, edge lists) and raw
 /// blocks (closure buffers, run state) of at least `minimumBytes`, up to
 /// `TaskGraph.storageCacheLimit` bytes in all (64 MiB by default; 0 keeps
-/// nothing). A buffer is reused only by one owner at a time: an array comes
+/// nothing). When a buffer does not fit, the largest kept ones go first. A buffer is reused only by one owner at a time: an array comes
 /// back emptied through `removeAll(keepingCapacity:)`, which reallocates
 /// rather than touch storage another array still shares (copy on write),
 /// and a raw block is given back only by its sole owner's deinit.
@@ -70,7 +70,7 @@ enum GraphStorage {
         set {
             var dropped: [Block] = []
             let removed: [Entry] = cache.withLock { cache in
-                cache.limit = max(0, newValue)
+                cache.limit = newValue
                 var removed: [Entry] = []
                 while cache.bytes > cache.limit {
                     if let entry = cache.arrays.popLast() {
@@ -225,4 +225,25 @@ struct PlanTable<Element>: @unchecked Sendable {  // immutable once the plan tha
 func unsafeBase<Element>(_ array: [Element]) -> UnsafePointer<Element> {
     array.withUnsafeBufferPointer { $0.baseAddress }
         ?? UnsafePointer(bitPattern: MemoryLayout<Element>.alignment)!
+}
+
+extension TaskGraph {
+    /// The most bytes of large graph buffers Flow keeps, process-wide, for
+    /// the next graphs once a graph, plan or run is gone: 64 MiB unless set.
+    ///
+    /// A graph of 10^5 nodes uses about 7 MB of tables. Taken fresh from
+    /// the system for every graph, their pages cost more than building and
+    /// running the graph itself; kept, the next graph reuses them. Buffers
+    /// under 64 KiB (graphs of a few thousand nodes or fewer) are not kept.
+    public static var storageCacheLimit: Int { GraphStorage.limit }
+
+    /// The bytes of graph buffers kept now (see `storageCacheLimit`).
+    public static var cachedStorageBytes: Int { GraphStorage.cache.withLock { $0.bytes } }
+
+    /// Sets `storageCacheLimit`; 0 keeps nothing and frees what is kept.
+    /// Throws `FlowError.invalidArgument` for a negative `bytes`.
+    public static func setStorageCacheLimit(bytes: Int) throws(FlowError) {
+        guard bytes >= 0 else { throw .invalid("bytes", bytes, "the storage cache limit must be >= 0") }
+        GraphStorage.limit = bytes
+    }
 }

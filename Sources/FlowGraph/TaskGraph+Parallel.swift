@@ -5,28 +5,47 @@ extension TaskGraph {
     /// ```swift
     /// let parts = graph.parallel(files.count, name: "parse") { i in parse(files[i]) }
     /// ```
+    @inlinable
     public func parallel<Output: Sendable>(
         _ count: Int,
         name: String? = nil,
         options: NodeOptions = NodeOptions(),
         body: @escaping @Sendable (Int) throws -> Output
     ) -> [Node<Output>] {
+        addParallel(count, name: name, options: options, output: Output.self,
+                    store: ParallelBodies(invoke: ParallelBodies.invoke(body)))
+    }
+
+    @usableFromInline
+    func addParallel<Output: Sendable>(
+        _ count: Int, name: String?, options: NodeOptions, output: Output.Type, store: ParallelBodies
+    ) -> [Node<Output>] {
         guard count >= 0 else {
             problem(.invalid("count", count, "of parallel(_:name:) '\(name ?? "unnamed")' must be at least 0"))
             return []
         }
         return addFamily(count, name: name, options: options, output: Output.self,
-                         store: addStore(ParallelBodies(body)), input: nil)
+                         store: addStore(store), input: nil)
     }
 
     /// Adds `count` nodes after `source`; node `i` runs `body(value, i)`
     /// with `source`'s value (1 → N). Named `name[i]` when `name` is given.
+    @inlinable
     public func fanOut<Input: Sendable, Output: Sendable>(
         from source: Node<Input>,
         count: Int,
         name: String? = nil,
         options: NodeOptions = NodeOptions(),
         body: @escaping @Sendable (Input, Int) throws -> Output
+    ) -> [Node<Output>] {
+        addFanOut(from: source, count: count, name: name, options: options, output: Output.self,
+                  store: FanOutBodies(invoke: FanOutBodies.invoke(body)))
+    }
+
+    @usableFromInline
+    func addFanOut<Input: Sendable, Output: Sendable>(
+        from source: Node<Input>, count: Int, name: String?, options: NodeOptions, output: Output.Type,
+        store: FanOutBodies
     ) -> [Node<Output>] {
         check(source, "fanOut(from:count:)")
         guard count >= 0 else {
@@ -35,47 +54,55 @@ extension TaskGraph {
         }
         let source = source.index
         return addFamily(count, name: name, options: options, output: Output.self,
-                         store: addStore(FanOutBodies(body)), input: { _ in source })
+                         store: addStore(store), input: { _ in source })
     }
 
     /// Adds one node after all of `inputs`; its body gets their values in
     /// the order of `inputs` (N → 1).
-    @discardableResult
+    @discardableResult @inlinable
     public func fanIn<Input: Sendable, Output: Sendable>(
         _ inputs: [Node<Input>],
         name: String? = nil,
         options: NodeOptions = NodeOptions(),
         body: @escaping @Sendable ([Input]) throws -> Output
     ) -> Node<Output> {
-        addFanIn(inputs[...], name: name.map(NodeName.named) ?? .anonymous, options: options, body: body)
+        addFanIn(inputs, name: name, options: options, output: Output.self,
+                 store: FanInBodies(invoke: FanInBodies.invoke(body)))
+    }
+
+    @usableFromInline
+    func addFanIn<Input: Sendable, Output: Sendable>(
+        _ inputs: [Node<Input>], name: String?, options: NodeOptions, output: Output.Type, store: FanInBodies
+    ) -> Node<Output> {
+        addFanIn(inputs[...], name: name.map(NodeName.named) ?? .anonymous, options: options, output: Output.self,
+                 store: addFanInStore(store))
     }
 
     /// Adds one node per input, each after its input (1 → 1), in the order
     /// of `inputs`. Named `name[i]` when `name` is given.
+    @inlinable
     public func map<Input: Sendable, Output: Sendable>(
         _ inputs: [Node<Input>],
         name: String? = nil,
         options: NodeOptions = NodeOptions(),
         body: @escaping @Sendable (Input) throws -> Output
     ) -> [Node<Output>] {
-        for input in inputs { check(input, "map") }
-        return addFamily(inputs.count, name: name, options: options, output: Output.self,
-                         store: addStore(MapBodies(body)), input: { inputs[$0].index })
+        addMap(inputs, name: name, options: options, output: Output.self, store: MapBodies(invoke: MapBodies.invoke(body)))
     }
 
-    func addFanIn<Input: Sendable, Output: Sendable>(
-        _ inputs: ArraySlice<Node<Input>>,
-        name: NodeName,
-        options: NodeOptions,
-        body: @escaping @Sendable ([Input]) throws -> Output
-    ) -> Node<Output> {
-        addFanIn(inputs, name: name, options: options, store: addFanInStore(FanInBodies(body)))
+    @usableFromInline
+    func addMap<Input: Sendable, Output: Sendable>(
+        _ inputs: [Node<Input>], name: String?, options: NodeOptions, output: Output.Type, store: MapBodies
+    ) -> [Node<Output>] {
+        for input in inputs { check(input, "map") }
+        return addFamily(inputs.count, name: name, options: options, output: Output.self,
+                         store: addStore(store), input: { inputs[$0].index })
     }
 
     /// A fan-in node running `store`'s body (`reduce` shares one store
     /// among all its nodes).
     func addFanIn<Input: Sendable, Output: Sendable>(
-        _ inputs: ArraySlice<Node<Input>>, name: NodeName, options: NodeOptions, store: FanInBodies<Input, Output>
+        _ inputs: ArraySlice<Node<Input>>, name: NodeName, options: NodeOptions, output: Output.Type, store: FanInBodies
     ) -> Node<Output> {
         TaskGraph.reserve(&preds, inputs.count)
         inputs.withUnsafeBufferPointer { inputs in

@@ -12,7 +12,7 @@ extension TaskGraph {
     /// The last node is named `name`; inner levels are `name.0[i]`,
     /// `name.1[i]`, … A `splitEvery` below 2 is reported by `validate()`.
     /// With no inputs, one node runs `body([])`.
-    @discardableResult
+    @discardableResult @inlinable
     public func reduce<Value: Sendable>(
         _ inputs: [Node<Value>],
         splitEvery: Int,
@@ -20,12 +20,20 @@ extension TaskGraph {
         options: NodeOptions = NodeOptions(),
         body: @escaping @Sendable ([Value]) throws -> Value
     ) -> Node<Value> {
+        addReduce(inputs, splitEvery: splitEvery, name: name, options: options,
+                  store: FanInBodies(invoke: FanInBodies.invoke(body)))
+    }
+
+    @usableFromInline
+    func addReduce<Value: Sendable>(
+        _ inputs: [Node<Value>], splitEvery: Int, name: String?, options: NodeOptions, store: FanInBodies
+    ) -> Node<Value> {
         var k = splitEvery
         if k < 2 {
             problem(.invalid("splitEvery", splitEvery, "of reduce '\(name ?? "unnamed")' must be at least 2"))
             k = 2
         }
-        let store = addFanInStore(FanInBodies(body))
+        let store = addFanInStore(store)
         var level = inputs
         var depth = 0
         while level.count > k {
@@ -33,11 +41,11 @@ extension TaskGraph {
             var next: [Node<Value>] = []
             next.reserveCapacity((level.count + k - 1) / k)
             for (i, lo) in stride(from: 0, to: level.count, by: k).enumerated() {
-                next.append(addFanIn(level[lo..<min(lo + k, level.count)], name: nameOf(i), options: options, store: store))
+                next.append(addFanIn(level[lo..<min(lo + k, level.count)], name: nameOf(i), options: options, output: Value.self, store: store))
             }
             level = next
             depth += 1
         }
-        return addFanIn(level[...], name: name.map(NodeName.named) ?? .anonymous, options: options, store: store)
+        return addFanIn(level[...], name: name.map(NodeName.named) ?? .anonymous, options: options, output: Value.self, store: store)
     }
 }

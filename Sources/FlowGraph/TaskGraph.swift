@@ -177,7 +177,7 @@ public final class TaskGraph {
     }
 
     /// Adds a fan-in store (one body, for one `fanIn` or all the nodes of one `reduce`).
-    func addFanInStore<Input: Sendable, Output: Sendable>(_ store: FanInBodies<Input, Output>) -> FanInBodies<Input, Output> {
+    func addFanInStore(_ store: FanInBodies) -> FanInBodies {
         store.index = addStore(store as BodyStore)
         return store
     }
