@@ -104,6 +104,14 @@ struct NodeNames: Sendable {
         }
     }
 
+    /// Names nodes `first ..< first + count`, the newest, `group[0]`,
+    /// `group[1]`, … (one run).
+    mutating func appendFamily(group: Int32, first: Int, count: Int) {
+        guard count > 0 else { return }
+        runs.append(Run(first: Int32(truncatingIfNeeded: first), count: Int32(truncatingIfNeeded: count),
+                        group: group, startIndex: 0))
+    }
+
     /// The name node `index` is shown with: its own, `group[i]`, or `#index`.
     subscript(index: Int) -> String {
         NodeName.display(name(of: index), index: index, groups: groups)

@@ -25,7 +25,7 @@ extension TaskGraph {
             return []
         }
         return addFamily(count, name: name, options: options, output: Output.self,
-                         store: addStore(store), input: nil)
+                         store: addStore(store), input: .none)
     }
 
     /// Adds `count` nodes after `source`; node `i` runs `body(value, i)`
@@ -54,7 +54,7 @@ extension TaskGraph {
         }
         let source = source.index
         return addFamily(count, name: name, options: options, output: Output.self,
-                         store: addStore(store), input: { _ in source })
+                         store: addStore(store), input: .same(source))
     }
 
     /// Adds one node after all of `inputs`; its body gets their values in
@@ -96,7 +96,7 @@ extension TaskGraph {
     ) -> [Node<Output>] {
         for input in inputs { check(input, "map") }
         return addFamily(inputs.count, name: name, options: options, output: Output.self,
-                         store: addStore(store), input: { inputs[$0].index })
+                         store: addStore(store), input: .each { inputs[$0].index })
     }
 
     /// A fan-in node running `store`'s body (`reduce` shares one store

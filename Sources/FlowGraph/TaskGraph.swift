@@ -224,34 +224,49 @@ public final class TaskGraph {
     /// written straight into the returned array.
     func addFamily<Output: Sendable>(
         _ count: Int, name base: String?, options: NodeOptions, output: Output.Type,
-        store: Int32, input: ((Int) -> Int)?
+        store: Int32, input: FamilyInput
     ) -> [Node<Output>] {
-        let nameOf = family(base)
-        reserveCapacity(nodes: count, inputs: input == nil ? 0 : count)
         let first = info.count
         if !options.isDefault {
+            let nameOf = family(base)
+            reserveCapacity(nodes: count, inputs: count)
             for i in 0..<count {
-                if let input { recordInput(at: input(i)) }
+                switch input {
+                case .none: break
+                case .same(let node): recordInput(at: node)
+                case .each(let node): recordInput(at: node(i))
+                }
                 let _: Node<Output> = addNode(nameOf(i), options: options, output: Output.self,
                                               store: store, position: Int32(truncatingIfNeeded: i))
             }
         } else {
+            // The inputs first, then the nodes: the node loop calls nothing
+            // opaque, so the appends stay in registers.
+            let predStart = first == 0 ? 0 : Int(info[first - 1].predEnd)
+            switch input {
+            case .none:
+                TaskGraph.reserve(&info, count)
+            case .same(let node):
+                reserveCapacity(nodes: count, inputs: count)
+                preds.append(contentsOf: repeatElement(Int32(truncatingIfNeeded: node), count: count))
+            case .each(let node):
+                reserveCapacity(nodes: count, inputs: count)
+                for i in 0..<count { preds.append(Int32(truncatingIfNeeded: node(i))) }
+            }
+            let perNode = input.isNone ? 0 : 1
             let size = MemoryLayout<Output>.size, alignment = MemoryLayout<Output>.alignment
             let destroyer = destroyer(for: Output.self)
             var slot = slotBytes
-            var predStart = first == 0 ? 0 : Int(info[first - 1].predEnd)
             for i in 0..<count {
-                if let input { recordInput(at: input(i)) }
                 let offset = (slot + alignment - 1) & ~(alignment - 1)
                 slot = offset + size
-                info.append(NodeInfo(predEnd: Int32(truncatingIfNeeded: preds.count),
-                                     inDegree: Int32(truncatingIfNeeded: preds.count - predStart),
+                info.append(NodeInfo(predEnd: Int32(truncatingIfNeeded: predStart + (i + 1) * perNode),
+                                     inDegree: Int32(truncatingIfNeeded: perNode),
                                      outDegree: 0, readers: 0, destroyer: destroyer,
                                      store: store, position: Int32(truncatingIfNeeded: i),
                                      offset: Int32(truncatingIfNeeded: offset), flags: 0))
-                predStart = preds.count
-                names.append(nameOf(i), at: first + i)
             }
+            if let base { names.appendFamily(group: names.addGroup(base), first: first, count: count) }
             slotBytes = slot
             if alignment > slotAlignment { slotAlignment = alignment }
             if slotBytes > Int(Int32.max) || info.count > Int(Int32.max) {
@@ -317,6 +332,15 @@ public final class TaskGraph {
         lastDestroyerType = key
         lastDestroyerIndex = index
         return index
+    }
+
+    /// The input of each node of a family (`addFamily`).
+    enum FamilyInput {
+        case none               // no input (`parallel`)
+        case same(Int)          // all read one node (`fanOut`)
+        case each((Int) -> Int) // node i reads node(i) (`map`)
+
+        var isNone: Bool { if case .none = self { true } else { false } }
     }
 
     /// A name maker for a family of nodes: `base[i]`, or unnamed nodes
