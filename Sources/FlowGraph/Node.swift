@@ -10,7 +10,7 @@ public struct Node<Output: Sendable>: Sendable, Hashable {
     public let index: Int
     @usableFromInline let graph: UInt64
 
-    init(index: Int, graph: UInt64) {
+    @usableFromInline init(index: Int, graph: UInt64) {
         self.index = index
         self.graph = graph
     }

@@ -53,7 +53,7 @@ public struct NodeOptions: Sendable, Equatable {
 
     /// Whether these are the default options (checked per node added:
     /// cheaper than comparing with `NodeOptions()`).
-    @inline(__always)
+    @inlinable
     var isDefault: Bool { priority == .normal && affinity == nil && timeout == nil && maxConcurrency == nil }
 
     /// Throws a `FlowError` naming the first invalid field; `node` names

@@ -3,7 +3,7 @@
 /// Per-node facts, one append per node.
 @usableFromInline
 struct NodeInfo: Sendable {
-    var predEnd: Int32      // data inputs: preds[previous predEnd ..< predEnd]
+    @usableFromInline var predEnd: Int32   // data inputs: preds[previous predEnd ..< predEnd]
     var inDegree: Int32     // data inputs + order-only predecessors
     var outDegree: Int32    // data readers + order-only successors (readers counted when freezing)
     var readers: Int32      // data readers (each `after:` mention counts; counted when freezing)
@@ -12,6 +12,26 @@ struct NodeInfo: Sendable {
     var position: Int32
     var offset: Int32       // of the output slot in a run's slot buffer
     var flags: UInt8
+
+    init(predEnd: Int32, inDegree: Int32, outDegree: Int32, readers: Int32, destroyer: Int32,
+         store: Int32, position: Int32, offset: Int32, flags: UInt8) {
+        self.predEnd = predEnd
+        self.inDegree = inDegree
+        self.outDegree = outDegree
+        self.readers = readers
+        self.destroyer = destroyer
+        self.store = store
+        self.position = position
+        self.offset = offset
+        self.flags = flags
+    }
+
+    /// A plain node's record: no readers yet, no flags.
+    @usableFromInline
+    init(predEnd: Int32, inDegree: Int32, destroyer: Int32, store: Int32, position: Int32, offset: Int32) {
+        self.init(predEnd: predEnd, inDegree: inDegree, outDegree: 0, readers: 0, destroyer: destroyer,
+                  store: store, position: position, offset: offset, flags: 0)
+    }
 
     static let isAsync: UInt8 = 1, needsSubmit: UInt8 = 2, hasTimeout: UInt8 = 4
     // A scoped or token node (ExtendedNode.swift). It carries `isAsync`

@@ -58,6 +58,7 @@ extension TaskGraph {
     ) -> Node<Output> {
         let (store, index) = store(Bodies0<Output>.self) { Bodies0(invoke: Bodies0<Output>.typedInvoke) }
         let position = Bodies0<Output>.append(body, to: store)
+        if name == nil && options.isDefault { return addPlainNode(output: Output.self, store: index, position: position) }
         return addNode(name.map(NodeName.named) ?? .anonymous, options: options, output: Output.self,
                        store: index, position: position)
     }
@@ -73,6 +74,7 @@ extension TaskGraph {
         recordInput(a)
         let (store, index) = store(Bodies1<A, Output>.self) { Bodies1(invoke: Bodies1<A, Output>.typedInvoke) }
         let position = Bodies1<A, Output>.append(body, to: store)
+        if name == nil && options.isDefault { return addPlainNode(output: Output.self, store: index, position: position) }
         return addNode(name.map(NodeName.named) ?? .anonymous, options: options, output: Output.self,
                        store: index, position: position)
     }
@@ -89,6 +91,7 @@ extension TaskGraph {
         recordInput(b)
         let (store, index) = store(Bodies2<A, B, Output>.self) { Bodies2(invoke: Bodies2<A, B, Output>.typedInvoke) }
         let position = Bodies2<A, B, Output>.append(body, to: store)
+        if name == nil && options.isDefault { return addPlainNode(output: Output.self, store: index, position: position) }
         return addNode(name.map(NodeName.named) ?? .anonymous, options: options, output: Output.self,
                        store: index, position: position)
     }

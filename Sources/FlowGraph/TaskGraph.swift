@@ -50,10 +50,10 @@ public final class TaskGraph {
     @exclusivity(unchecked) var destroyers: [Destroyer] = []
     @exclusivity(unchecked) private var lastDestroyerType: ObjectIdentifier?
     @exclusivity(unchecked) private var lastDestroyerIndex: Int32 = -1
-    @exclusivity(unchecked) var slotBytes = 0
-    @exclusivity(unchecked) var slotAlignment = 16
+    @usableFromInline @exclusivity(unchecked) var slotBytes = 0
+    @usableFromInline @exclusivity(unchecked) var slotAlignment = 16
     @exclusivity(unchecked) var problems: [FlowError] = []      // found while building, thrown by validate()
-    @exclusivity(unchecked) private var version = 0
+    @usableFromInline @exclusivity(unchecked) var version = 0
     @exclusivity(unchecked) private var cached: (version: Int, plan: GraphPlan)?
 
     /// An empty graph named `name`.
@@ -215,6 +215,36 @@ public final class TaskGraph {
         version &+= 1
         return Node(index: index, graph: id)
     }
+
+    /// `addNode` for the common case, an unnamed node with default
+    /// options, inlined where the graph is built: its output's size,
+    /// alignment and triviality are constants there.
+    @inlinable
+    func addPlainNode<Output: Sendable>(output: Output.Type, store: Int32, position: Int32) -> Node<Output> {
+        let index = info.count
+        let predEnd = preds.count
+        let predStart = index == 0 ? 0 : Int(info[index - 1].predEnd)
+        let size = MemoryLayout<Output>.size, alignment = MemoryLayout<Output>.alignment
+        let offset = (slotBytes + alignment - 1) & ~(alignment - 1)
+        slotBytes = offset + size
+        if alignment > slotAlignment { slotAlignment = alignment }
+        if slotBytes > Int(Int32.max) || index == Int(Int32.max) { tooLarge() }
+        let destroyer: Int32 = _isPOD(Output.self) ? -1 : destroyerIndex(for: Output.self)
+        info.append(NodeInfo(predEnd: Int32(truncatingIfNeeded: predEnd),
+                             inDegree: Int32(truncatingIfNeeded: predEnd - predStart),
+                             destroyer: destroyer, store: store, position: position,
+                             offset: Int32(truncatingIfNeeded: offset)))
+        version &+= 1
+        return Node(index: index, graph: id)
+    }
+
+    @usableFromInline
+    func tooLarge() {
+        problems.append(.invalid("nodes", info.count, "graph '\(self.name)' is too large: at most \(Int32.max) nodes and 2 GiB of inline output values"))
+    }
+
+    @usableFromInline
+    func destroyerIndex<Output>(for type: Output.Type) -> Int32 { destroyer(for: Output.self) }
 
     /// Adds `count` nodes running positions `0..<count` of `store`, node
     /// `i` reading node `input(i)` when `input` is given, named `base[i]`
