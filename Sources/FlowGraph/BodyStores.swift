@@ -29,7 +29,8 @@
 class BodyStore: @unchecked Sendable {  // mutated only by the builder's thread; plans hold immutable snapshots
     @usableFromInline init() {}
 
-    /// Runs the synchronous body at `position` for node `node`.
+    /// Runs the synchronous body at `position` for node `node` and writes
+    /// its output to the node's slot (the caller marks it written).
     func run(_ position: Int32, node: Int, in run: GraphExecution) throws {
         preconditionFailure("FlowGraph: not a synchronous body store")
     }
@@ -59,6 +60,10 @@ final class BodyList<Body>: @unchecked Sendable {  // written by the builder's t
     @usableFromInline @exclusivity(unchecked) var count = 0
     @usableFromInline @exclusivity(unchecked) var capacity: Int
     @usableFromInline @exclusivity(unchecked) var isFrozen = false
+    /// Destroys `count` bodies at an address: code made where `Body` is
+    /// known (the typed stores' `typedDestroy`), cheaper than the generic
+    /// `deinitialize`, which calls a value witness per closure. Nil: generic.
+    @usableFromInline @exclusivity(unchecked) var destroyElements: (@Sendable (UnsafeMutableRawPointer, Int) -> Void)?
 
     @usableFromInline init(capacity: Int = 16) {
         self.capacity = capacity
@@ -116,11 +121,12 @@ final class BodyList<Body>: @unchecked Sendable {  // written by the builder's t
         let copy = BodyList(capacity: max(16, 2 * count))
         copy.base.initialize(from: base, count: count)
         copy.count = count
+        copy.destroyElements = destroyElements
         return copy
     }
 
     deinit {
-        base.deinitialize(count: count)
+        if let destroyElements { destroyElements(UnsafeMutableRawPointer(base), count) } else { base.deinitialize(count: count) }
         release()
     }
 }
@@ -150,7 +156,8 @@ final class ErasedBodies: BodyStore, @unchecked Sendable {  // see BodyStore
 /// Synchronous bodies with no input.
 @usableFromInline
 final class Bodies0<Output: Sendable>: BodyStore, @unchecked Sendable {  // see BodyStore
-    @usableFromInline @exclusivity(unchecked) var bodies = BodyList<@Sendable () throws -> Output>()
+    @usableFromInline typealias Body = @Sendable () throws -> Output
+    @usableFromInline @exclusivity(unchecked) var bodies = BodyList<Body>()
 
     /// Adds `body`; returns its position.
     @inlinable
@@ -171,7 +178,15 @@ final class Bodies0<Output: Sendable>: BodyStore, @unchecked Sendable {  // see 
     @usableFromInline typealias Invoke = @Sendable (UnsafeMutableRawPointer, UnsafeMutableRawPointer) throws -> Void
     @usableFromInline let invoke: Invoke
 
-    @usableFromInline init(invoke: @escaping Invoke) { self.invoke = invoke }
+    @usableFromInline init(invoke: @escaping Invoke, destroy: @escaping @Sendable (UnsafeMutableRawPointer, Int) -> Void) {
+        self.invoke = invoke
+        bodies.destroyElements = destroy
+    }
+
+    /// Destroys bodies of this store's type, specialised in the caller.
+    @inlinable static var typedDestroy: @Sendable (UnsafeMutableRawPointer, Int) -> Void {
+        { base, count in base.assumingMemoryBound(to: Body.self).deinitialize(count: count) }
+    }
 
     /// The `Invoke` of this store's types, specialised in the caller.
     @inlinable static var typedInvoke: Invoke {
@@ -183,12 +198,11 @@ final class Bodies0<Output: Sendable>: BodyStore, @unchecked Sendable {  // see 
 
     override func run(_ position: Int32, node: Int, in run: GraphExecution) throws {
         try invoke(UnsafeMutableRawPointer(bodies.base + Int(position)), run.outputSlot(node))
-        run.didPut(node)
     }
 
     override func snapshot() -> BodyStore {
         bodies.isFrozen = true
-        let copy = Bodies0<Output>(invoke: invoke)
+        let copy = Bodies0<Output>(invoke: invoke, destroy: bodies.destroyElements ?? Self.typedDestroy)
         copy.bodies = bodies
         return copy
     }
@@ -197,7 +211,8 @@ final class Bodies0<Output: Sendable>: BodyStore, @unchecked Sendable {  // see 
 /// Synchronous bodies with one input.
 @usableFromInline
 final class Bodies1<A: Sendable, Output: Sendable>: BodyStore, @unchecked Sendable {  // see BodyStore
-    @usableFromInline @exclusivity(unchecked) var bodies = BodyList<@Sendable (A) throws -> Output>()
+    @usableFromInline typealias Body = @Sendable (A) throws -> Output
+    @usableFromInline @exclusivity(unchecked) var bodies = BodyList<Body>()
 
     /// Adds `body`; returns its position.
     @inlinable
@@ -219,7 +234,15 @@ final class Bodies1<A: Sendable, Output: Sendable>: BodyStore, @unchecked Sendab
                                                     UnsafeMutableRawPointer) throws -> Void
     @usableFromInline let invoke: Invoke
 
-    @usableFromInline init(invoke: @escaping Invoke) { self.invoke = invoke }
+    @usableFromInline init(invoke: @escaping Invoke, destroy: @escaping @Sendable (UnsafeMutableRawPointer, Int) -> Void) {
+        self.invoke = invoke
+        bodies.destroyElements = destroy
+    }
+
+    /// Destroys bodies of this store's type, specialised in the caller.
+    @inlinable static var typedDestroy: @Sendable (UnsafeMutableRawPointer, Int) -> Void {
+        { base, count in base.assumingMemoryBound(to: Body.self).deinitialize(count: count) }
+    }
 
     /// The `Invoke` of this store's types, specialised in the caller.
     @inlinable static var typedInvoke: Invoke {
@@ -234,12 +257,11 @@ final class Bodies1<A: Sendable, Output: Sendable>: BodyStore, @unchecked Sendab
         let a = run.input(run.firstInput(of: node))
         defer { if a.shared { run.doneReading(a.node) } }
         try invoke(UnsafeMutableRawPointer(bodies.base + Int(position)), a.slot, a.moves, run.outputSlot(node))
-        run.didPut(node)
     }
 
     override func snapshot() -> BodyStore {
         bodies.isFrozen = true
-        let copy = Bodies1<A, Output>(invoke: invoke)
+        let copy = Bodies1<A, Output>(invoke: invoke, destroy: bodies.destroyElements ?? Self.typedDestroy)
         copy.bodies = bodies
         return copy
     }
@@ -248,7 +270,8 @@ final class Bodies1<A: Sendable, Output: Sendable>: BodyStore, @unchecked Sendab
 /// Synchronous bodies with two inputs.
 @usableFromInline
 final class Bodies2<A: Sendable, B: Sendable, Output: Sendable>: BodyStore, @unchecked Sendable {  // see BodyStore
-    @usableFromInline @exclusivity(unchecked) var bodies = BodyList<@Sendable (A, B) throws -> Output>()
+    @usableFromInline typealias Body = @Sendable (A, B) throws -> Output
+    @usableFromInline @exclusivity(unchecked) var bodies = BodyList<Body>()
 
     /// Adds `body`; returns its position.
     @inlinable
@@ -271,7 +294,15 @@ final class Bodies2<A: Sendable, B: Sendable, Output: Sendable>: BodyStore, @unc
                                                     UnsafeMutableRawPointer) throws -> Void
     @usableFromInline let invoke: Invoke
 
-    @usableFromInline init(invoke: @escaping Invoke) { self.invoke = invoke }
+    @usableFromInline init(invoke: @escaping Invoke, destroy: @escaping @Sendable (UnsafeMutableRawPointer, Int) -> Void) {
+        self.invoke = invoke
+        bodies.destroyElements = destroy
+    }
+
+    /// Destroys bodies of this store's type, specialised in the caller.
+    @inlinable static var typedDestroy: @Sendable (UnsafeMutableRawPointer, Int) -> Void {
+        { base, count in base.assumingMemoryBound(to: Body.self).deinitialize(count: count) }
+    }
 
     /// The `Invoke` of this store's types, specialised in the caller.
     @inlinable static var typedInvoke: Invoke {
@@ -292,12 +323,11 @@ final class Bodies2<A: Sendable, B: Sendable, Output: Sendable>: BodyStore, @unc
         }
         try invoke(UnsafeMutableRawPointer(bodies.base + Int(position)), a.slot, a.moves, b.slot, b.moves,
                    run.outputSlot(node))
-        run.didPut(node)
     }
 
     override func snapshot() -> BodyStore {
         bodies.isFrozen = true
-        let copy = Bodies2<A, B, Output>(invoke: invoke)
+        let copy = Bodies2<A, B, Output>(invoke: invoke, destroy: bodies.destroyElements ?? Self.typedDestroy)
         copy.bodies = bodies
         return copy
     }
@@ -323,7 +353,6 @@ final class ParallelBodies: BodyStore, @unchecked Sendable {  // immutable after
 
     override func run(_ position: Int32, node: Int, in run: GraphExecution) throws {
         try invoke(Int(position), run.outputSlot(node))
-        run.didPut(node)
     }
 
     override func snapshot() -> BodyStore { self }
@@ -351,7 +380,6 @@ final class FanOutBodies: BodyStore, @unchecked Sendable {  // immutable after i
         let a = run.input(run.firstInput(of: node))
         defer { if a.shared { run.doneReading(a.node) } }
         try invoke(a.slot, a.moves, Int(position), run.outputSlot(node))
-        run.didPut(node)
     }
 
     override func snapshot() -> BodyStore { self }
@@ -378,7 +406,6 @@ final class MapBodies: BodyStore, @unchecked Sendable {  // immutable after init
         let a = run.input(run.firstInput(of: node))
         defer { if a.shared { run.doneReading(a.node) } }
         try invoke(a.slot, a.moves, run.outputSlot(node))
-        run.didPut(node)
     }
 
     override func snapshot() -> BodyStore { self }
@@ -432,7 +459,6 @@ final class FanInBodies: BodyStore, @unchecked Sendable {  // immutable once the
             refs.deallocate()
         }
         try invoke(UnsafeBufferPointer(rebasing: refs[..<count]), run.outputSlot(node))
-        run.didPut(node)
     }
 
     override func snapshot() -> BodyStore { self }

@@ -447,17 +447,20 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
             fail(i, error)
             return true
         }
+        // A synchronous store's `run` wrote the output when it returned
+        // (BodyStores.swift): "has a value" and "succeeded" are one write.
         if timed {
             let t1 = record(i, t0)
             if info[i].flags & NodeInfo.hasTimeout != 0, let limit = plan.options[Int32(i)]?.timeout,
                Duration.nanoseconds(Int64(t1 &- t0)) > limit {
+                states[i] |= NodeState.hasValue
                 destroyValue(i)
                 fail(i, FlowError.timedOut(what: "node '\(plan.displayName(i))'", after: limit))
                 return true
             }
             monitor?.finished(i, .succeeded, at: t1)
         }
-        setState(i, .succeeded)
+        states[i] = (states[i] & ~NodeState.codeMask) | NodeState.succeeded.code | NodeState.hasValue
         return false
     }
 
@@ -586,7 +589,8 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
 
     // Typed stores (BodyStores.swift) read and write slots through these,
     // with the typed moves and copies done by code specialised for the
-    // node's types: the steps are those of `takeValue` and `put`.
+    // node's types: the steps are those of `takeValue` and `put` (the
+    // caller, `execute`, marks the slot written when `run` returns).
 
     /// The index in `preds` of node `node`'s first data input.
     @inline(__always)
@@ -625,11 +629,6 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
         slots + Int(info[i].offset)
     }
 
-    /// Node i's output slot was initialized.
-    @inline(__always)
-    func didPut(_ i: Int) {
-        states[i] |= NodeState.hasValue
-    }
 
     /// Node i's readers counter (it has more than one reader and a value to release).
     @inline(__always)
