@@ -74,14 +74,6 @@ final class BodyList<Body>: @unchecked Sendable {  // written by the builder's t
     /// first small buffer; nil before.
     @exclusivity(unchecked) private var block: GraphStorage.Block?
 
-    /// Appends `body` (the builder; never on a frozen list).
-    @inlinable
-    func append(_ body: consuming Body) {
-        if count == capacity { grow() }
-        (base + count).initialize(to: body)
-        count &+= 1
-    }
-
     /// Room for one more body at the end, counted: the caller initializes
     /// it at once (the builder; never on a frozen list).
     @inlinable
@@ -153,18 +145,21 @@ final class ErasedBodies: BodyStore, @unchecked Sendable {  // see BodyStore
     }
 }
 
-/// Synchronous bodies with no input.
+/// What the fixed-arity stores (`Bodies0`, `Bodies1`, `Bodies2`) share:
+/// a `BodyList` of the user's closures, appended to without reference
+/// counting and destroyed by code specialised for the closure type.
 @usableFromInline
-final class Bodies0<Output: Sendable>: BodyStore, @unchecked Sendable {  // see BodyStore
-    @usableFromInline typealias Body = @Sendable () throws -> Output
-    @usableFromInline @exclusivity(unchecked) var bodies = BodyList<Body>()
+protocol ListedBodies: BodyStore {
+    associatedtype Body
+    var bodies: BodyList<Body> { get set }
+}
 
-    /// Adds `body`; returns its position.
+extension ListedBodies {
+    /// Adds `body` to `store`; returns its position. The store and its
+    /// list are held by the graph: no retain and release of either per
+    /// node, and the body moves in (no retain and release of its context).
     @inlinable
-    static func append(_ body: consuming @escaping @Sendable () throws -> Output, to store: Unmanaged<Bodies0<Output>>) -> Int32 {
-        // The store and its list are held by the graph: no retain and
-        // release of either per node, and the body moves in (no retain
-        // and release of its context).
+    static func append(_ body: consuming Body, to store: Unmanaged<Self>) -> Int32 {
         let (slot, position) = store._withUnsafeGuaranteedRef { store in
             if store.bodies.isFrozen { store.bodies = store.bodies.copy() }
             return Unmanaged.passUnretained(store.bodies)._withUnsafeGuaranteedRef { $0.appendSlot() }
@@ -173,19 +168,30 @@ final class Bodies0<Output: Sendable>: BodyStore, @unchecked Sendable {  // see 
         return position
     }
 
+    /// A new list whose bodies are destroyed by code specialised in the caller.
+    @inlinable static func typedList() -> BodyList<Body> {
+        let list = BodyList<Body>()
+        list.destroyElements = { base, count in base.assumingMemoryBound(to: Body.self).deinitialize(count: count) }
+        return list
+    }
+}
+
+/// Synchronous bodies with no input.
+@usableFromInline
+final class Bodies0<Output: Sendable>: BodyStore, ListedBodies, @unchecked Sendable {  // see BodyStore
+    @usableFromInline typealias Body = @Sendable () throws -> Output
+    @usableFromInline @exclusivity(unchecked) var bodies: BodyList<Body>
+
     /// Calls the body at a position and writes its output (made where the
-    /// types are known: see `TypedInvoke`).
+    /// types are known: see `typedInvoke`).
     @usableFromInline typealias Invoke = @Sendable (UnsafeMutableRawPointer, UnsafeMutableRawPointer) throws -> Void
     @usableFromInline let invoke: Invoke
 
-    @usableFromInline init(invoke: @escaping Invoke, destroy: @escaping @Sendable (UnsafeMutableRawPointer, Int) -> Void) {
+    /// A store of `bodies` (`typedList()` for a new one, or a frozen
+    /// list shared by a snapshot).
+    @usableFromInline init(invoke: @escaping Invoke, bodies: BodyList<Body>) {
         self.invoke = invoke
-        bodies.destroyElements = destroy
-    }
-
-    /// Destroys bodies of this store's type, specialised in the caller.
-    @inlinable static var typedDestroy: @Sendable (UnsafeMutableRawPointer, Int) -> Void {
-        { base, count in base.assumingMemoryBound(to: Body.self).deinitialize(count: count) }
+        self.bodies = bodies
     }
 
     /// The `Invoke` of this store's types, specialised in the caller.
@@ -202,31 +208,15 @@ final class Bodies0<Output: Sendable>: BodyStore, @unchecked Sendable {  // see 
 
     override func snapshot() -> BodyStore {
         bodies.isFrozen = true
-        let copy = Bodies0<Output>(invoke: invoke, destroy: bodies.destroyElements ?? Self.typedDestroy)
-        copy.bodies = bodies
-        return copy
+        return Bodies0<Output>(invoke: invoke, bodies: bodies)
     }
 }
 
 /// Synchronous bodies with one input.
 @usableFromInline
-final class Bodies1<A: Sendable, Output: Sendable>: BodyStore, @unchecked Sendable {  // see BodyStore
+final class Bodies1<A: Sendable, Output: Sendable>: BodyStore, ListedBodies, @unchecked Sendable {  // see BodyStore
     @usableFromInline typealias Body = @Sendable (A) throws -> Output
-    @usableFromInline @exclusivity(unchecked) var bodies = BodyList<Body>()
-
-    /// Adds `body`; returns its position.
-    @inlinable
-    static func append(_ body: consuming @escaping @Sendable (A) throws -> Output, to store: Unmanaged<Bodies1<A, Output>>) -> Int32 {
-        // The store and its list are held by the graph: no retain and
-        // release of either per node, and the body moves in (no retain
-        // and release of its context).
-        let (slot, position) = store._withUnsafeGuaranteedRef { store in
-            if store.bodies.isFrozen { store.bodies = store.bodies.copy() }
-            return Unmanaged.passUnretained(store.bodies)._withUnsafeGuaranteedRef { $0.appendSlot() }
-        }
-        slot.initialize(to: body)
-        return position
-    }
+    @usableFromInline @exclusivity(unchecked) var bodies: BodyList<Body>
 
     /// Calls the body at a position with its input (moved out of its slot
     /// when the flag is set, else copied) and writes its output.
@@ -234,14 +224,11 @@ final class Bodies1<A: Sendable, Output: Sendable>: BodyStore, @unchecked Sendab
                                                     UnsafeMutableRawPointer) throws -> Void
     @usableFromInline let invoke: Invoke
 
-    @usableFromInline init(invoke: @escaping Invoke, destroy: @escaping @Sendable (UnsafeMutableRawPointer, Int) -> Void) {
+    /// A store of `bodies` (`typedList()` for a new one, or a frozen
+    /// list shared by a snapshot).
+    @usableFromInline init(invoke: @escaping Invoke, bodies: BodyList<Body>) {
         self.invoke = invoke
-        bodies.destroyElements = destroy
-    }
-
-    /// Destroys bodies of this store's type, specialised in the caller.
-    @inlinable static var typedDestroy: @Sendable (UnsafeMutableRawPointer, Int) -> Void {
-        { base, count in base.assumingMemoryBound(to: Body.self).deinitialize(count: count) }
+        self.bodies = bodies
     }
 
     /// The `Invoke` of this store's types, specialised in the caller.
@@ -261,31 +248,15 @@ final class Bodies1<A: Sendable, Output: Sendable>: BodyStore, @unchecked Sendab
 
     override func snapshot() -> BodyStore {
         bodies.isFrozen = true
-        let copy = Bodies1<A, Output>(invoke: invoke, destroy: bodies.destroyElements ?? Self.typedDestroy)
-        copy.bodies = bodies
-        return copy
+        return Bodies1<A, Output>(invoke: invoke, bodies: bodies)
     }
 }
 
 /// Synchronous bodies with two inputs.
 @usableFromInline
-final class Bodies2<A: Sendable, B: Sendable, Output: Sendable>: BodyStore, @unchecked Sendable {  // see BodyStore
+final class Bodies2<A: Sendable, B: Sendable, Output: Sendable>: BodyStore, ListedBodies, @unchecked Sendable {  // see BodyStore
     @usableFromInline typealias Body = @Sendable (A, B) throws -> Output
-    @usableFromInline @exclusivity(unchecked) var bodies = BodyList<Body>()
-
-    /// Adds `body`; returns its position.
-    @inlinable
-    static func append(_ body: consuming @escaping @Sendable (A, B) throws -> Output, to store: Unmanaged<Bodies2<A, B, Output>>) -> Int32 {
-        // The store and its list are held by the graph: no retain and
-        // release of either per node, and the body moves in (no retain
-        // and release of its context).
-        let (slot, position) = store._withUnsafeGuaranteedRef { store in
-            if store.bodies.isFrozen { store.bodies = store.bodies.copy() }
-            return Unmanaged.passUnretained(store.bodies)._withUnsafeGuaranteedRef { $0.appendSlot() }
-        }
-        slot.initialize(to: body)
-        return position
-    }
+    @usableFromInline @exclusivity(unchecked) var bodies: BodyList<Body>
 
     /// Calls the body at a position with its two inputs (each moved out of
     /// its slot when its flag is set, else copied) and writes its output.
@@ -294,14 +265,11 @@ final class Bodies2<A: Sendable, B: Sendable, Output: Sendable>: BodyStore, @unc
                                                     UnsafeMutableRawPointer) throws -> Void
     @usableFromInline let invoke: Invoke
 
-    @usableFromInline init(invoke: @escaping Invoke, destroy: @escaping @Sendable (UnsafeMutableRawPointer, Int) -> Void) {
+    /// A store of `bodies` (`typedList()` for a new one, or a frozen
+    /// list shared by a snapshot).
+    @usableFromInline init(invoke: @escaping Invoke, bodies: BodyList<Body>) {
         self.invoke = invoke
-        bodies.destroyElements = destroy
-    }
-
-    /// Destroys bodies of this store's type, specialised in the caller.
-    @inlinable static var typedDestroy: @Sendable (UnsafeMutableRawPointer, Int) -> Void {
-        { base, count in base.assumingMemoryBound(to: Body.self).deinitialize(count: count) }
+        self.bodies = bodies
     }
 
     /// The `Invoke` of this store's types, specialised in the caller.
@@ -327,9 +295,7 @@ final class Bodies2<A: Sendable, B: Sendable, Output: Sendable>: BodyStore, @unc
 
     override func snapshot() -> BodyStore {
         bodies.isFrozen = true
-        let copy = Bodies2<A, B, Output>(invoke: invoke, destroy: bodies.destroyElements ?? Self.typedDestroy)
-        copy.bodies = bodies
-        return copy
+        return Bodies2<A, B, Output>(invoke: invoke, bodies: bodies)
     }
 }
 

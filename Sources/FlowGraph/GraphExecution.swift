@@ -573,24 +573,19 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
 
     @inline(__always)
     private func takeValue<T>(of i: Int, as type: T.Type) -> T {
-        let p = (slots + Int(info[i].offset)).assumingMemoryBound(to: T.self)
-        if info[i].destroyer < 0 { return p.pointee }  // trivial: nothing to release, no count to keep
-        if info[i].readers == 1 {
-            states[i] |= NodeState.released
-            return p.move()
-        }
+        let a = read(i)
+        let p = a.slot.assumingMemoryBound(to: T.self)
+        if a.moves { return p.move() }
         let value = p.pointee
-        if readers(of: i).pointee.wrappingSubtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
-            p.deinitialize(count: 1)
-            states[i] |= NodeState.released
-        }
+        if a.shared { doneReading(i) }
         return value
     }
 
     // Typed stores (BodyStores.swift) read and write slots through these,
     // with the typed moves and copies done by code specialised for the
-    // node's types: the steps are those of `takeValue` and `put` (the
-    // caller, `execute`, marks the slot written when `run` returns).
+    // node's types: `read` decides move, copy or shared copy for both
+    // them and `takeValue` (the caller, `execute`, marks an output slot
+    // written when `run` returns).
 
     /// The index in `preds` of node `node`'s first data input.
     @inline(__always)
@@ -605,13 +600,22 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
     @inline(__always)
     func input(_ input: Int) -> (slot: UnsafeMutableRawPointer, moves: Bool, shared: Bool, node: Int) {
         let i = Int(preds[input])
+        let a = read(i)
+        return (a.slot, a.moves, a.shared, i)
+    }
+
+    /// How a reader reads node i's value: trivial values are copied (nothing
+    /// to release), a sole reader moves it out (the slot is marked released
+    /// here), several readers copy it and then call `doneReading(i)`.
+    @inline(__always)
+    private func read(_ i: Int) -> (slot: UnsafeMutableRawPointer, moves: Bool, shared: Bool) {
         let slot = slots + Int(info[i].offset)
-        if info[i].destroyer < 0 { return (slot, false, false, i) }  // trivial: nothing to release
+        if info[i].destroyer < 0 { return (slot, false, false) }
         if info[i].readers == 1 {
             states[i] |= NodeState.released
-            return (slot, true, false, i)
+            return (slot, true, false)
         }
-        return (slot, false, true, i)
+        return (slot, false, true)
     }
 
     /// A reader of node i's shared value has copied it: the last one destroys it.

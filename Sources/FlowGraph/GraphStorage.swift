@@ -99,12 +99,8 @@ enum GraphStorage {
         if bytes < minimumBytes { return nil }
         let type = ObjectIdentifier(Element.self)
         let entry: Entry? = cache.withLock { cache in
-            var best: Int?
-            for (k, e) in cache.arrays.enumerated() where e.type == type && e.bytes >= bytes {
-                if best == nil || e.bytes < cache.arrays[best!].bytes { best = k }
-            }
-            guard let best else { return nil }
-            let entry = cache.arrays.remove(at: best)
+            guard let k = smallest(cache.arrays, atLeast: bytes, where: { $0.type == type }, size: \.bytes) else { return nil }
+            let entry = cache.arrays.remove(at: k)
             cache.bytes -= entry.bytes
             return entry
         }
@@ -121,25 +117,24 @@ enum GraphStorage {
         if bytes < minimumBytes { return }
         guard let address = array.withUnsafeBufferPointer({ $0.baseAddress.map(UnsafeRawPointer.init) }) else { return }
         var dropped: [Block] = []
-        let kept = cache.withLock { cache -> Bool in
-            if cache.arrays.contains(where: { $0.address == address }) { return true }  // kept already (shared)
-            guard cache.makeRoom(bytes, dropped: &dropped) else { return false }
+        cache.withLock { cache in
+            if cache.arrays.contains(where: { $0.address == address }) { return }  // kept already (shared)
+            guard cache.makeRoom(bytes, dropped: &dropped) else { return }
             cache.arrays.append(Entry(array: array, type: ObjectIdentifier(Element.self), address: address, bytes: bytes))
             cache.bytes += bytes
-            return true
         }
-        _ = kept
         for block in dropped { block.base.deallocate() }
     }
 
-    /// An array of `count` copies of `value`, in recycled storage when some
-    /// is kept.
-    static func array<Element>(repeating value: Element, count: Int) -> [Element] {
-        guard var array = array(of: Element.self, minimumCapacity: count) else {
-            return [Element](repeating: value, count: count)
+    /// The index of the smallest of `items` matching `matches` that holds
+    /// at least `bytes`.
+    private static func smallest<T>(_ items: [T], atLeast bytes: Int, where matches: (T) -> Bool,
+                                    size: KeyPath<T, Int>) -> Int? {
+        var best: Int?
+        for (k, item) in items.enumerated() where item[keyPath: size] >= bytes && matches(item) {
+            if best == nil || item[keyPath: size] < items[best!][keyPath: size] { best = k }
         }
-        array.append(contentsOf: repeatElement(value, count: count))
-        return array
+        return best
     }
 
     // MARK: - Raw blocks
@@ -149,12 +144,8 @@ enum GraphStorage {
     static func allocate(bytes: Int) -> Block {
         if bytes >= minimumBytes {
             let block: Block? = cache.withLock { cache in
-                var best: Int?
-                for (k, b) in cache.blocks.enumerated() where b.bytes >= bytes {
-                    if best == nil || b.bytes < cache.blocks[best!].bytes { best = k }
-                }
-                guard let best else { return nil }
-                let block = cache.blocks.remove(at: best)
+                guard let k = smallest(cache.blocks, atLeast: bytes, where: { _ in true }, size: \.bytes) else { return nil }
+                let block = cache.blocks.remove(at: k)
                 cache.bytes -= block.bytes
                 return block
             }

@@ -56,7 +56,7 @@ extension TaskGraph {
         options: NodeOptions = NodeOptions(),
         body: consuming @escaping @Sendable () throws -> Output
     ) -> Node<Output> {
-        let (store, index) = store(Bodies0<Output>.self) { Bodies0(invoke: Bodies0<Output>.typedInvoke, destroy: Bodies0<Output>.typedDestroy) }
+        let (store, index) = store(Bodies0<Output>.self) { Bodies0(invoke: Bodies0<Output>.typedInvoke, bodies: Bodies0<Output>.typedList()) }
         let position = Bodies0<Output>.append(body, to: store)
         if name == nil && options.isDefault { return addPlainNode(output: Output.self, store: index, position: position) }
         return addNode(name.map(NodeName.named) ?? .anonymous, options: options, output: Output.self,
@@ -72,7 +72,7 @@ extension TaskGraph {
         body: consuming @escaping @Sendable (A) throws -> Output
     ) -> Node<Output> {
         recordInput(a)
-        let (store, index) = store(Bodies1<A, Output>.self) { Bodies1(invoke: Bodies1<A, Output>.typedInvoke, destroy: Bodies1<A, Output>.typedDestroy) }
+        let (store, index) = store(Bodies1<A, Output>.self) { Bodies1(invoke: Bodies1<A, Output>.typedInvoke, bodies: Bodies1<A, Output>.typedList()) }
         let position = Bodies1<A, Output>.append(body, to: store)
         if name == nil && options.isDefault { return addPlainNode(output: Output.self, store: index, position: position) }
         return addNode(name.map(NodeName.named) ?? .anonymous, options: options, output: Output.self,
@@ -89,7 +89,7 @@ extension TaskGraph {
     ) -> Node<Output> {
         recordInput(a)
         recordInput(b)
-        let (store, index) = store(Bodies2<A, B, Output>.self) { Bodies2(invoke: Bodies2<A, B, Output>.typedInvoke, destroy: Bodies2<A, B, Output>.typedDestroy) }
+        let (store, index) = store(Bodies2<A, B, Output>.self) { Bodies2(invoke: Bodies2<A, B, Output>.typedInvoke, bodies: Bodies2<A, B, Output>.typedList()) }
         let position = Bodies2<A, B, Output>.append(body, to: store)
         if name == nil && options.isDefault { return addPlainNode(output: Output.self, store: index, position: position) }
         return addNode(name.map(NodeName.named) ?? .anonymous, options: options, output: Output.self,
