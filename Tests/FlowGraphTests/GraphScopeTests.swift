@@ -90,18 +90,26 @@ struct GraphScopeTests {
     func aChildErrorFailsTheNodeWithItsName(policy: ErrorPolicy, kind: BodyKind) async throws {
         let executor = try Executor(workers: 2, name: "g-scope-fail")
         let cancelledSiblings = Tally()
+        // A child cancelled before its body starts never runs it (Scope's
+        // contract), so the failing child waits until its three siblings
+        // are running: each of them must then see the cancellation.
+        let siblingsRunning = Latch(count: 3)
         let graph = TaskGraph("child-error")
         let seed = graph.task("seed") { 1 }
         let crawl = scoped(graph, "crawl", kind, after: seed) { scope, _ in
             for _ in 0..<3 {
                 scope.spawn {
+                    siblingsRunning.countDown()
                     do { try await Task.sleep(for: .seconds(60)) } catch {
                         cancelledSiblings.add()
                         throw error
                     }
                 }
             }
-            scope.spawn { throw TestFailure(tag: "child") }
+            scope.spawn {
+                _ = await siblingsRunning.waitAsync(timeout: .seconds(10))
+                throw TestFailure(tag: "child")
+            }
         }
         let after = graph.task("after", after: crawl) { $0 }
         let independent = graph.task("independent", after: seed) { $0 + 100 }
