@@ -9,7 +9,7 @@ Usage: bench-table.py RUN_FILE...    (prints the table)
 """
 import statistics, sys
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from ratios import parse, ratios  # noqa: E402
+from ratios import parse, ratios, flow_variants  # noqa: E402
 
 def fmt(ns):
     for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
@@ -20,10 +20,12 @@ def fmt(ns):
 def table(texts):
     runs = [parse(t) for t in texts]
     per_run_ratios = [ratios(m) for m in runs]
-    names = sorted({n.rsplit(":", 1)[0] for m in runs for n in m if n.endswith(":flow")})
+    keys = sorted(set().union(*(flow_variants(m) for m in runs)))
     rows = ["| comparison | Flow (p50) | baseline (p50) | ratio (median) | per run |", "|---|---|---|---|---|"]
-    for name in names:
-        flow = [m[name + ":flow"] for m in runs if name + ":flow" in m]
+    for key in keys:
+        name = key.split(":")[0]
+        flow_key = key if ":" in key else key + ":flow"
+        flow = [m[flow_key] for m in runs if flow_key in m]
         kinds = sorted({k.rsplit(":", 1)[1] for m in runs for k in m
                         if k.rsplit(":", 1)[0] == name and k.rsplit(":", 1)[1].startswith("baseline")})
         bases = []
@@ -31,9 +33,9 @@ def table(texts):
             values = [m[f"{name}:{kind}"] for m in runs if f"{name}:{kind}" in m]
             label = kind[len("baseline-"):] if kind.startswith("baseline-") else ""
             bases.append((label + " " if label else "") + fmt(statistics.median(values)))
-        rs = [r[name] for r in per_run_ratios if r.get(name) is not None]
+        rs = [r[key] for r in per_run_ratios if r.get(key) is not None]
         ratio = f"{statistics.median(rs):.2f}" if rs else "n/a"
-        rows.append(f"| `{name}` | {fmt(statistics.median(flow))} | {'; '.join(bases) or 'n/a'} | {ratio} | "
+        rows.append(f"| `{key}` | {fmt(statistics.median(flow))} | {'; '.join(bases) or 'n/a'} | {ratio} | "
                     f"{', '.join(f'{r:.2f}' for r in rs)} |")
     return "\n".join(rows)
 

@@ -31,12 +31,26 @@ def ratios(medians):
     """name -> baseline p50 / flow p50. A comparison may have several
     baselines (`<name>:baseline-<kind>`); the fastest one counts."""
     out = {}
-    for name in sorted({n.rsplit(":", 1)[0] for n in medians if n.endswith(":flow")}):
-        flow = medians[name + ":flow"]
+    for key in sorted(flow_variants(medians)):
+        name = key.split(":")[0]
+        flow = medians[key if ":" in key else key + ":flow"]
         bases = [v for k, v in medians.items()
                  if k.rsplit(":", 1)[0] == name and k.rsplit(":", 1)[1].startswith("baseline")]
-        out[name] = (min(bases) / flow) if bases and flow > 0 else None
+        out[key] = (min(bases) / flow) if bases and flow > 0 else None
     return out
+
+def flow_variants(medians):
+    """The comparisons: "<name>" for each "<name>:flow", and
+    "<name>:flow-<kind>" for each further Flow variant of a comparison
+    (measured against the same baselines)."""
+    keys = set()
+    for n in medians:
+        name, _, kind = n.rpartition(":")
+        if kind == "flow":
+            keys.add(name)
+        elif kind.startswith("flow-"):
+            keys.add(n)
+    return keys
 
 def main():
     text = open(sys.argv[1], encoding="utf-8").read() if len(sys.argv) > 1 else sys.stdin.read()

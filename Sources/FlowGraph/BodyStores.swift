@@ -429,3 +429,58 @@ final class FanInBodies: BodyStore, @unchecked Sendable {  // immutable once the
 
     override func snapshot() -> BodyStore { self }
 }
+
+/// One `wavefront` grid: one closure, called with the cell's row and
+/// column and the values of the cells above and to the left (nil on the
+/// first row and column).
+@usableFromInline
+final class WavefrontBodies: BodyStore, @unchecked Sendable {  // immutable after init
+    /// Calls the body for a cell with its inputs (each nil when absent,
+    /// else moved out of its slot when its flag is set, else copied) and
+    /// writes its output.
+    @usableFromInline typealias Invoke = @Sendable (Int, Int, UnsafeMutableRawPointer?, Bool,
+                                                    UnsafeMutableRawPointer?, Bool,
+                                                    UnsafeMutableRawPointer) throws -> Void
+    let invoke: Invoke
+    let columns: Int
+
+    @usableFromInline init(columns: Int, invoke: @escaping Invoke) {
+        self.columns = max(columns, 1)
+        self.invoke = invoke
+    }
+
+    @inlinable static func invoke<Output>(
+        _ body: @escaping @Sendable (Int, Int, Output?, Output?) throws -> Output
+    ) -> Invoke {
+        { row, column, above, aboveMoves, left, leftMoves, output in
+            var up: Output? = nil
+            if let above {
+                let slot = above.assumingMemoryBound(to: Output.self)
+                up = aboveMoves ? slot.move() : slot.pointee
+            }
+            var back: Output? = nil
+            if let left {
+                let slot = left.assumingMemoryBound(to: Output.self)
+                back = leftMoves ? slot.move() : slot.pointee
+            }
+            output.initializeMemory(as: Output.self, to: try body(row, column, up, back))
+        }
+    }
+
+    override func run(_ position: Int32, node: Int, in run: GraphExecution) throws {
+        let row = Int(position) / columns, column = Int(position) - row * columns
+        // The data inputs, in the order the builder recorded them: above, then left.
+        var k = run.firstInput(of: node)
+        let above = row > 0 ? run.input(k) : nil
+        if row > 0 { k += 1 }
+        let left = column > 0 ? run.input(k) : nil
+        defer {
+            if let above, above.shared { run.doneReading(above.node) }
+            if let left, left.shared { run.doneReading(left.node) }
+        }
+        try invoke(row, column, above?.slot, above?.moves ?? false, left?.slot, left?.moves ?? false,
+                   run.outputSlot(node))
+    }
+
+    override func snapshot() -> BodyStore { self }
+}

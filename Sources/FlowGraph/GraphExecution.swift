@@ -97,6 +97,7 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
     let slots: UnsafeMutableRawPointer
     let times: UnsafeMutablePointer<UInt64>?         // start, end per node (ns, monotonic)
     private let statesBlock: GraphStorage.Block
+    private let countersBlock: GraphStorage.Block
     private let slotsBlock: GraphStorage.Block?       // nil: slots aligned above 16, allocated apart
     private let timesBlock: GraphStorage.Block?
     let remainingSinks: Atomic<Int>
@@ -141,8 +142,9 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
         succ = plan.succ.base
         counterOf = plan.counterOf.base
         counterCount = plan.counterStart.count
-        counters = .allocate(capacity: max(1, counterCount))
-        for (k, start) in plan.counterStart.enumerated() { (counters + k).initialize(to: Atomic(start)) }
+        countersBlock = GraphStorage.allocate(bytes: counterCount * MemoryLayout<Atomic<Int>>.stride)
+        counters = countersBlock.base.bindMemory(to: Atomic<Int>.self, capacity: counterCount)
+        for k in 0..<counterCount { (counters + k).initialize(to: Atomic(Int(plan.counterStart[k]))) }
         // The per-node buffers come from GraphStorage: a graph run again
         // (or the next graph) reuses the pages of the last run.
         statesBlock = GraphStorage.allocate(bytes: n)
@@ -171,7 +173,7 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
             for i in 0..<n { destroyValue(i) }
         }
         counters.deinitialize(count: counterCount)
-        counters.deallocate()
+        GraphStorage.free(countersBlock)
         stores.deallocate()
         GraphStorage.free(statesBlock)
         if let slotsBlock { GraphStorage.free(slotsBlock) } else { slots.deallocate() }

@@ -17,7 +17,7 @@ public final class GraphPlan: Sendable {
     let preds: [Int32]          // data inputs, CSR by NodeInfo.predEnd
     let succStart: PlanTable<Int32>   // nodeCount + 1
     let succ: PlanTable<Int32>        // successors (data and order-only)
-    let roots: [Int32]          // nodes with no predecessor
+    let roots: PlanTable<Int32>   // nodes with no predecessor
     let stores: [BodyStore]     // snapshots: later builder changes do not reach a plan
     let sinkCount: Int
     /// Where node i's counters are in a run's counter buffer: its in-degree
@@ -26,7 +26,7 @@ public final class GraphPlan: Sendable {
     /// something to release). Other nodes need none. `counterStart` holds
     /// the counters' initial values.
     let counterOf: PlanTable<Int32>
-    let counterStart: [Int]
+    let counterStart: PlanTable<Int32>
 
     let names: NodeNames
     let options: [Int32: NodeOptions]
@@ -57,29 +57,39 @@ public final class GraphPlan: Sendable {
         stores = graph.stores.map { $0.snapshot() }
 
         // One pass over the nodes: where each node's successors start (CSR:
-        // data readers in node order, then order-only edges), roots, sinks,
-        // and the counters the nodes need.
+        // data readers in node order, then order-only edges), sinks, and
+        // which nodes need counters; a second fills the roots and the
+        // counters' initial values into tables sized by the first (grown
+        // arrays would cost a large malloc and free per plan).
         let succStart = PlanTable(repeating: Int32(0), count: n + 1)
         let counterOf = PlanTable(repeating: Int32(-1), count: n)
-        var counterStart: [Int] = []
-        var roots: [Int32] = []
         var total: Int32 = 0
-        var sinks = 0
+        var sinks = 0, rootCount = 0, counterCount: Int32 = 0
         for i in 0..<n {
             let node = info[i]
             succStart[i] = total
             total &+= node.outDegree
-            if node.inDegree == 0 { roots.append(Int32(truncatingIfNeeded: i)) }
+            if node.inDegree == 0 { rootCount += 1 }
             if node.outDegree == 0 { sinks += 1 }
             let pending = node.inDegree > 1, shared = node.readers > 1 && node.destroyer >= 0
             if pending || shared {
-                counterOf[i] = Int32(truncatingIfNeeded: counterStart.count)
-                if pending { counterStart.append(Int(node.inDegree)) }
-                if shared { counterStart.append(Int(node.readers)) }
+                counterOf[i] = counterCount
+                counterCount &+= (pending ? 1 : 0) &+ (shared ? 1 : 0)
             }
         }
         succStart[n] = total
         sinkCount = sinks
+        let roots = PlanTable(repeating: Int32(0), count: rootCount)
+        let counterStart = PlanTable(repeating: Int32(0), count: Int(counterCount))
+        var r = 0
+        for i in 0..<n {
+            let node = info[i]
+            if node.inDegree == 0 { roots[r] = Int32(truncatingIfNeeded: i); r += 1 }
+            var k = Int(counterOf[i])
+            if k < 0 { continue }
+            if node.inDegree > 1 { counterStart[k] = node.inDegree; k += 1 }
+            if node.readers > 1 && node.destroyer >= 0 { counterStart[k] = node.readers }
+        }
         self.counterOf = counterOf
         self.counterStart = counterStart
         let succ = PlanTable(repeating: Int32(0), count: Int(total))
@@ -115,7 +125,8 @@ public final class GraphPlan: Sendable {
         succStart.free()
         succ.free()
         counterOf.free()
-        GraphStorage.recycle(roots)
+        counterStart.free()
+        roots.free()
     }
 
     /// The options node `index` was added with (`NodeOptions()` when none).

@@ -51,14 +51,6 @@ enum NodeName: Sendable {
     case anonymous
     case named(String)
     case indexed(group: Int32, Int32)
-
-    static func display(_ name: NodeName, index: Int, groups: [String]) -> String {
-        switch name {
-        case .anonymous: "#\(index)"
-        case .named(let text): text
-        case .indexed(let group, let i): "\(groups[Int(group)])[\(i)]"
-        }
-    }
 }
 
 typealias SyncBody = @Sendable (GraphExecution) throws -> Void
@@ -99,11 +91,30 @@ struct NodeNames: Sendable {
     private(set) var explicit: [(node: Int32, name: String)] = []   // ascending nodes
     private(set) var runs: [Run] = []                                // ascending nodes
     private(set) var groups: [String] = []
+    /// Per group: the columns of a `wavefront` grid, whose node `i` is shown
+    /// as `base[row,column]`; 0 for a one-dimensional family (`base[i]`).
+    private var groupColumns: [Int32] = []
 
-    /// Registers a family base name; returns its group.
-    mutating func addGroup(_ base: String) -> Int32 {
+    /// Registers a family base name (of a grid with `columns` columns, or
+    /// 0 for a one-dimensional family); returns its group.
+    mutating func addGroup(_ base: String, columns: Int = 0) -> Int32 {
         groups.append(base)
+        groupColumns.append(Int32(truncatingIfNeeded: columns))
         return Int32(groups.count - 1)
+    }
+
+    /// The text of `name`, the name node `index` was added with.
+    func display(_ name: NodeName, index: Int) -> String {
+        switch name {
+        case .anonymous: "#\(index)"
+        case .named(let text): text
+        case .indexed(let group, let i):
+            if case let columns = groupColumns[Int(group)], columns > 0 {
+                "\(groups[Int(group)])[\(i / columns),\(i % columns)]"
+            } else {
+                "\(groups[Int(group)])[\(i)]"
+            }
+        }
     }
 
     /// Records the name of node `index`, the newest node.
@@ -134,7 +145,7 @@ struct NodeNames: Sendable {
 
     /// The name node `index` is shown with: its own, `group[i]`, or `#index`.
     subscript(index: Int) -> String {
-        NodeName.display(name(of: index), index: index, groups: groups)
+        display(name(of: index), index: index)
     }
 
     /// How node `index` was named.

@@ -24,8 +24,9 @@ extension TaskGraph {
             problem(.invalid("count", count, "of parallel(_:name:) '\(name ?? "unnamed")' must be at least 0"))
             return []
         }
-        return addFamily(count, name: name, options: options, output: Output.self,
-                         store: addStore(store), input: .none)
+        let first = addFamily(count, name: name, options: options, output: Output.self,
+                              store: addStore(store), input: .none)
+        return nodes(first: first, count: count, output: Output.self)
     }
 
     /// Adds `count` nodes after `source`; node `i` runs `body(value, i)`
@@ -53,8 +54,9 @@ extension TaskGraph {
             return []
         }
         let source = source.index
-        return addFamily(count, name: name, options: options, output: Output.self,
-                         store: addStore(store), input: .same(source))
+        let first = addFamily(count, name: name, options: options, output: Output.self,
+                              store: addStore(store), input: .same(source))
+        return nodes(first: first, count: count, output: Output.self)
     }
 
     /// Adds one node after all of `inputs`; its body gets their values in
@@ -95,8 +97,9 @@ extension TaskGraph {
         _ inputs: [Node<Input>], name: String?, options: NodeOptions, output: Output.Type, store: MapBodies
     ) -> [Node<Output>] {
         for input in inputs { check(input, "map") }
-        return addFamily(inputs.count, name: name, options: options, output: Output.self,
-                         store: addStore(store), input: .each { inputs[$0].index })
+        let first = addFamily(inputs.count, name: name, options: options, output: Output.self,
+                              store: addStore(store), input: .each { inputs[$0].index })
+        return nodes(first: first, count: inputs.count, output: Output.self)
     }
 
     /// A fan-in node running `store`'s body (`reduce` shares one store

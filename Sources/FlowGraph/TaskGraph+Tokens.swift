@@ -114,7 +114,7 @@ extension TaskGraph {
     ) -> Node<[Output]> {
         let nodeName = name.map(NodeName.named) ?? .anonymous
         if count < 0 {
-            let shown = NodeName.display(nodeName, index: nodeCount, groups: names.groups)
+            let shown = names.display(nodeName, index: nodeCount)
             problem(.invalid("runs", count, "of node '\(shown)' must be at least 0"))
         }
         let tokens = max(0, count)

@@ -196,7 +196,7 @@ public final class TaskGraph {
             if options.needsSubmit { flags |= NodeInfo.needsSubmit }
             if options.timeout != nil { flags |= NodeInfo.hasTimeout }
             self.options[Int32(index)] = options
-            do { try options.validate(node: NodeName.display(name, index: index, groups: names.groups)) }
+            do { try options.validate(node: names.display(name, index: index)) }
             catch { problems.append(error) }
         }
         let size = MemoryLayout<Output>.size, alignment = MemoryLayout<Output>.alignment
@@ -246,64 +246,101 @@ public final class TaskGraph {
     @usableFromInline
     func destroyerIndex<Output>(for type: Output.Type) -> Int32 { destroyer(for: Output.self) }
 
-    /// Adds `count` nodes running positions `0..<count` of `store`, node
-    /// `i` reading node `input(i)` when `input` is given, named `base[i]`
-    /// (unnamed when `base` is nil). `parallel`, `fanOut` and `map` end
-    /// here: with default options the loop does only the per-node appends
-    /// (types, sizes and names are worked out once), and the handles are
-    /// written straight into the returned array.
+    /// Adds `count` nodes running positions `0..<count` of `store`, with
+    /// the inputs `input` gives them, named `base[i]` (`base[row,column]`
+    /// in a grid; unnamed when `base` is nil); returns the first node's
+    /// index. `parallel`, `fanOut`, `map` and `wavefront` end here: with
+    /// default options the loop does only the per-node appends (types,
+    /// sizes and names are worked out once).
     func addFamily<Output: Sendable>(
         _ count: Int, name base: String?, options: NodeOptions, output: Output.Type,
         store: Int32, input: FamilyInput
-    ) -> [Node<Output>] {
+    ) -> Int {
         let first = info.count
+        var columns = 0
+        if case .grid(let c) = input { columns = c }
         if !options.isDefault {
-            let nameOf = family(base)
-            reserveCapacity(nodes: count, inputs: count)
+            let nameOf = family(base, columns: columns)
+            reserveCapacity(nodes: count, inputs: count * input.maximumPerNode)
             for i in 0..<count {
                 switch input {
                 case .none: break
                 case .same(let node): recordInput(at: node)
                 case .each(let node): recordInput(at: node(i))
+                case .grid(let columns):
+                    if i >= columns { recordInput(at: first + i - columns) }
+                    if i % columns != 0 { recordInput(at: first + i - 1) }
                 }
                 let _: Node<Output> = addNode(nameOf(i), options: options, output: Output.self,
                                               store: store, position: Int32(truncatingIfNeeded: i))
             }
-        } else {
-            // The inputs first, then the nodes: the node loop calls nothing
-            // opaque, so the appends stay in registers.
-            let predStart = first == 0 ? 0 : Int(info[first - 1].predEnd)
-            switch input {
-            case .none:
-                TaskGraph.reserve(&info, count)
-            case .same(let node):
-                reserveCapacity(nodes: count, inputs: count)
-                preds.append(contentsOf: repeatElement(Int32(truncatingIfNeeded: node), count: count))
-            case .each(let node):
-                reserveCapacity(nodes: count, inputs: count)
-                for i in 0..<count { preds.append(Int32(truncatingIfNeeded: node(i))) }
-            }
-            let perNode = input.isNone ? 0 : 1
-            let size = MemoryLayout<Output>.size, alignment = MemoryLayout<Output>.alignment
-            let destroyer = destroyer(for: Output.self)
-            var slot = slotBytes
-            for i in 0..<count {
-                let offset = (slot + alignment - 1) & ~(alignment - 1)
-                slot = offset + size
-                info.append(NodeInfo(predEnd: Int32(truncatingIfNeeded: predStart + (i + 1) * perNode),
-                                     inDegree: Int32(truncatingIfNeeded: perNode),
-                                     outDegree: 0, readers: 0, destroyer: destroyer,
-                                     store: store, position: Int32(truncatingIfNeeded: i),
-                                     offset: Int32(truncatingIfNeeded: offset), flags: 0))
-            }
-            if let base { names.appendFamily(group: names.addGroup(base), first: first, count: count) }
-            slotBytes = slot
-            if alignment > slotAlignment { slotAlignment = alignment }
-            if slotBytes > Int(Int32.max) || info.count > Int(Int32.max) {
-                problems.append(.invalid("nodes", info.count, "graph '\(self.name)' is too large: at most \(Int32.max) nodes and 2 GiB of inline output values"))
-            }
-            version &+= 1
+            return first
         }
+        // The inputs first, then the nodes: the node loop calls nothing
+        // opaque, so the appends stay in registers.
+        let predStart = first == 0 ? 0 : Int(info[first - 1].predEnd)
+        reserveCapacity(nodes: count, inputs: count * input.maximumPerNode)
+        switch input {
+        case .none: break
+        case .same(let node): preds.append(contentsOf: repeatElement(Int32(truncatingIfNeeded: node), count: count))
+        case .each(let node): for i in 0..<count { preds.append(Int32(truncatingIfNeeded: node(i))) }
+        case .grid(let columns):
+            // Above, then left, written in place (no per-edge append).
+            let rows = count / columns, start = preds.count
+            let edges = 2 * count - rows - columns
+            preds.append(contentsOf: repeatElement(0, count: edges))
+            preds.withUnsafeMutableBufferPointer { preds in
+                var k = start, i = Int32(truncatingIfNeeded: first), width = Int32(truncatingIfNeeded: columns)
+                for _ in 1..<max(columns, 1) {   // the first row: left only
+                    preds[k] = i
+                    k += 1
+                    i += 1
+                }
+                i += 1
+                for _ in 1..<max(rows, 1) {
+                    preds[k] = i - width   // the first column: above only
+                    k += 1
+                    i += 1
+                    for _ in 1..<columns {
+                        preds[k] = i - width
+                        preds[k + 1] = i - 1
+                        k += 2
+                        i += 1
+                    }
+                }
+            }
+        }
+        let size = MemoryLayout<Output>.size, alignment = MemoryLayout<Output>.alignment
+        let destroyer = destroyer(for: Output.self)
+        var slot = slotBytes, predEnd = predStart, column = 0
+        for i in 0..<count {
+            let offset = (slot + alignment - 1) & ~(alignment - 1)
+            slot = offset + size
+            let inputs: Int
+            switch input {
+            case .none: inputs = 0
+            case .same, .each: inputs = 1
+            case .grid(let columns):
+                inputs = (i >= columns ? 1 : 0) + (column != 0 ? 1 : 0)
+                column = column + 1 == columns ? 0 : column + 1
+            }
+            predEnd += inputs
+            info.append(NodeInfo(predEnd: Int32(truncatingIfNeeded: predEnd),
+                                 inDegree: Int32(truncatingIfNeeded: inputs),
+                                 outDegree: 0, readers: 0, destroyer: destroyer,
+                                 store: store, position: Int32(truncatingIfNeeded: i),
+                                 offset: Int32(truncatingIfNeeded: offset), flags: 0))
+        }
+        if let base { names.appendFamily(group: names.addGroup(base, columns: columns), first: first, count: count) }
+        slotBytes = slot
+        if alignment > slotAlignment { slotAlignment = alignment }
+        if slotBytes > Int(Int32.max) || info.count > Int(Int32.max) { tooLarge() }
+        version &+= 1
+        return first
+    }
+
+    /// Handles of nodes `first ..< first + count` (a family just added).
+    func nodes<Output: Sendable>(first: Int, count: Int, output: Output.Type) -> [Node<Output>] {
         let graph = id
         guard count > 0 else { return [] }  // capacity 0 would write the shared empty-array storage
         // Raw stores of the two trivial fields: a typed `initialize` here,
@@ -369,15 +406,23 @@ public final class TaskGraph {
         case none               // no input (`parallel`)
         case same(Int)          // all read one node (`fanOut`)
         case each((Int) -> Int) // node i reads node(i) (`map`)
+        case grid(columns: Int) // a `wavefront` grid, row by row: node i reads
+                                // i - columns (above) and i - 1 (left) when they exist
 
-        var isNone: Bool { if case .none = self { true } else { false } }
+        var maximumPerNode: Int {
+            switch self {
+            case .none: 0
+            case .same, .each: 1
+            case .grid: 2
+            }
+        }
     }
 
-    /// A name maker for a family of nodes: `base[i]`, or unnamed nodes
-    /// when `base` is nil.
-    func family(_ base: String?) -> (Int) -> NodeName {
+    /// A name maker for a family of nodes: `base[i]` (`base[row,column]`
+    /// for a grid of `columns` columns), or unnamed nodes when `base` is nil.
+    func family(_ base: String?, columns: Int = 0) -> (Int) -> NodeName {
         guard let base else { return { _ in .anonymous } }
-        let group = names.addGroup(base)
+        let group = names.addGroup(base, columns: columns)
         return { .indexed(group: group, Int32(truncatingIfNeeded: $0)) }
     }
 

@@ -7,7 +7,12 @@ import Synchronization
 // build + run + teardown), with empty node bodies. Each comparison has a
 // Flow variant and two baselines in the same process; the ratio script
 // takes the faster baseline:
-//   "<name>:flow"                  TaskGraph on a Flow Executor
+//   "<name>:flow"                  TaskGraph on a Flow Executor, built the
+//                                  way Flow offers for the shape (families
+//                                  for fan, independent and wavefront)
+//   "<wavefront>:flow-tasks"       the wavefront built from one `task` per
+//                                  cell, each closure capturing its cell's
+//                                  index (one allocation per node)
 //   "<name>:baseline-taskgroup"    child tasks of (discarding) task groups
 //                                  where the shape is structured (tree,
 //                                  fan, independent), else unstructured
@@ -36,6 +41,14 @@ let benchmarks: @Sendable () -> Void = {
             benchmark.startMeasurement()
             for _ in benchmark.scaledIterations { try await flowRun(shape, on: executor) }
             benchmark.stopMeasurement()
+        }
+        if shape == .wavefront {
+            Benchmark("\(shape.ratioName):flow-tasks") { benchmark in
+                let executor = pool
+                benchmark.startMeasurement()
+                for _ in benchmark.scaledIterations { try await flowRun(shape, on: executor, perNodeTasks: true) }
+                benchmark.stopMeasurement()
+            }
         }
         Benchmark("\(shape.ratioName):baseline-taskgroup") { benchmark in
             for _ in benchmark.scaledIterations { await taskRun(shape) }
@@ -68,13 +81,14 @@ enum Shape: CaseIterable {
 
 // MARK: - Flow
 
-nonisolated func flowRun(_ shape: Shape, on executor: Executor) async throws {
+nonisolated func flowRun(_ shape: Shape, on executor: Executor, perNodeTasks: Bool = false) async throws {
     let graph = TaskGraph("bench")
     switch shape {  // sizes are known, as in the baselines' edge arrays
     case .chain: graph.reserveCapacity(nodes: chainLength, inputs: chainLength)
     case .tree: graph.reserveCapacity(nodes: 1 << treeDepth, inputs: 1 << treeDepth)
-    case .wavefront: graph.reserveCapacity(nodes: waveSide * waveSide, inputs: 2 * waveSide * waveSide)
-    case .fan, .independent: break  // fanOut and parallel reserve for themselves
+    case .wavefront where perNodeTasks:
+        graph.reserveCapacity(nodes: waveSide * waveSide, inputs: 2 * waveSide * waveSide)
+    case .wavefront, .fan, .independent: break  // the families reserve for themselves
     }
     switch shape {
     case .chain:
@@ -90,6 +104,10 @@ nonisolated func flowRun(_ shape: Shape, on executor: Executor) async throws {
                 next.append(graph.task(after: node) { _ in blackHole(2) })
             }
             level = next
+        }
+    case .wavefront where !perNodeTasks:
+        _ = graph.wavefront(rows: waveSide, columns: waveSide) { (row, column, _: Void?, _: Void?) in
+            blackHole(row * waveSide + column)
         }
     case .wavefront:
         var grid: [Node<Void>] = []
