@@ -91,6 +91,30 @@ struct GraphDocsTests {
         }
     }
 
+    @Test func wavefront() async throws {
+        try await withTimeLimit(.seconds(30)) {
+            let output = PrintCapture()
+            @Sendable func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
+                output.print(items, separator: separator, terminator: terminator)
+            }
+            let executor = try Executor(workers: 2, name: "compute")
+
+            let cost = [[1, 3, 1],
+                        [1, 5, 1],
+                        [4, 2, 1]]
+            let graph = TaskGraph("cheapest-path")
+            let cells = graph.wavefront(rows: 3, columns: 3, name: "cell") { row, column, above, left in
+                cost[row][column] + ([above, left].compactMap { $0 }.min() ?? 0)
+            }
+            let run = try await graph.run(on: executor)
+            print(run[cells.last!]!)                 // 7: right, right, down, down
+            print(graph.name(of: cells[1, 2]))       // cell[1,2]
+
+            await executor.shutdown()
+            #expect(output.lines == ["7", "cell[1,2]"])
+        }
+    }
+
     @Test func running() async throws {
         try await withTimeLimit(.seconds(30)) {
             let executor = try Executor(workers: 4, name: "compute")
