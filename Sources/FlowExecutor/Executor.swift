@@ -77,9 +77,7 @@ public final class Executor: TaskExecutor, Sendable {
         affinity: Int? = nil,
         _ body: consuming @escaping @Sendable () -> Void
     ) throws(FlowError) {
-        if let affinity, affinity < 0 || affinity >= core.workers.count {
-            throw .invalid("affinity", affinity, "must be a worker index in 0..<\(core.workers.count)")
-        }
+        try check(affinity)
         // The closure is moved (never copied) from here into a ring cell or a
         // box: see "The push paths" in ExecutorCore.swift.
         var job: QueuedJob? = .closure(body)
@@ -89,14 +87,63 @@ public final class Executor: TaskExecutor, Sendable {
             core.submitInside(&job, name: name, from: worker, priority: priority, affinity: affinity)
             return
         }
+        try admitOutside(name)
+        // An unnamed closure travels as itself: no box to allocate or recycle.
+        if name != nil { job = .word(JobWord.box(&job, name: name, in: JobWord.allocateBox())) }
+        core.pushOutside(&job, priority: priority, affinity: affinity)
+    }
+
+    /// Submits `function(context, argument)`: a job that is a C function
+    /// pointer and two words instead of a closure.
+    ///
+    /// A closure that captures anything is a heap allocation in Swift. A
+    /// function job is not: from a worker of this executor at normal
+    /// priority without affinity, submitting it allocates nothing. It is
+    /// for schedulers built on the executor that queue many small jobs of
+    /// one kind (FlowGraph queues ready nodes this way, the node's index
+    /// as `argument`); `submit(_:)` is the general form.
+    ///
+    /// `context` is passed to `function` untouched: the executor neither
+    /// retains nor frees what it points to, so the caller keeps it alive
+    /// until the job has run (for an object, pass
+    /// `Unmanaged.passUnretained(object).toOpaque()` and keep a strong
+    /// reference elsewhere until then). Priority, affinity and the errors
+    /// are those of `submit(name:priority:affinity:_:)`.
+    public func submit(
+        priority: Priority = .normal,
+        affinity: Int? = nil,
+        context: UnsafeMutableRawPointer?,
+        argument: UInt,
+        _ function: @convention(c) (UnsafeMutableRawPointer?, UInt) -> Void
+    ) throws(FlowError) {
+        try check(affinity)
+        let job = FunctionJob(function: function, context: context, argument: argument)
+        if let worker = core.currentWorker() {
+            unowned(unsafe) let worker = worker.takeUnretainedValue()
+            core.submitInside(job, from: worker, priority: priority, affinity: affinity)
+            return
+        }
+        try admitOutside(nil)
+        var queued: QueuedJob? = .word(JobWord.box(job, in: JobWord.allocateBox()))
+        core.pushOutside(&queued, priority: priority, affinity: affinity)
+    }
+
+    @inline(__always)
+    private func check(_ affinity: Int?) throws(FlowError) {
+        if let affinity, affinity < 0 || affinity >= core.workers.count {
+            throw .invalid("affinity", affinity, "must be a worker index in 0..<\(core.workers.count)")
+        }
+    }
+
+    /// Counts a submission from outside the pool, or throws when the
+    /// executor is shut down (`name`: the job's, shown in the error).
+    @inline(__always)
+    private func admitOutside(_ name: String?) throws(FlowError) {
         core.outsideSubmitted.atomic.pointee.wrappingAdd(1, ordering: .sequentiallyConsistent)  // before reading the phase
         guard core.phase.load(ordering: .sequentiallyConsistent) == ExecutorCore.running else {
             core.outsideSubmitted.atomic.pointee.wrappingSubtract(1, ordering: .sequentiallyConsistent)
             throw .rejected(operation: "submit", reason: "executor '\(name ?? core.configuration.name)' is shut down")
         }
-        // An unnamed closure travels as itself: no box to allocate or recycle.
-        if name != nil { job = .word(JobWord.box(&job, name: name, in: JobWord.allocateBox())) }
-        core.pushOutside(&job, priority: priority, affinity: affinity)
     }
 
     // MARK: - TaskExecutor

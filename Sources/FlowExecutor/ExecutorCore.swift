@@ -195,6 +195,22 @@ final class ExecutorCore: @unchecked Sendable {  // immutable, atomic or locked 
         pushInside(&job, from: worker, priority: priority, affinity: affinity)
     }
 
+    /// Queues a function job submitted on a worker of this pool (always
+    /// accepted), as `submitInside` does a closure: normal priority onto
+    /// the worker's deque in a box from its free list (no allocation).
+    @inline(__always)
+    func submitInside(_ function: FunctionJob, from worker: Worker, priority: Priority, affinity: Int?) {
+        let word = worker.box(function)
+        if priority == .normal && affinity == nil {
+            worker.countSubmitted()
+            worker.deque.push(word)
+            if worker.deque.count > 1 { wakeIfIdle() }  // work is piling up
+            return
+        }
+        var job: QueuedJob? = .word(word)
+        pushInside(&job, from: worker, priority: priority, affinity: affinity)
+    }
+
     // The push paths take the job as an `inout` optional and move it out
     // at the very end (into a ring cell, an overflow list or an inbox): a
     // job holding a closure is never copied on its way, so no retain and

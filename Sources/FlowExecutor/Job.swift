@@ -42,6 +42,19 @@ struct ClosureBox {
     /// The closure; empty while the box sits in a free list.
     var body: JobBody
     var name: String?
+    /// A function job instead of a closure (`Executor.submit(context:argument:_:)`).
+    var function: FunctionJob? = nil
+}
+
+/// `function(context, argument)`: a job without a closure, so without a
+/// closure context to allocate. The executor neither retains nor frees
+/// `context`.
+struct FunctionJob {
+    let function: @convention(c) (UnsafeMutableRawPointer?, UInt) -> Void
+    let context: UnsafeMutableRawPointer?
+    let argument: UInt
+
+    @inline(__always) func run() { function(context, argument) }
 }
 
 /// An optional closure in a struct of its own: swapped between a ring's
@@ -107,6 +120,13 @@ enum JobWord {
     static func box(_ job: inout QueuedJob?, name: String?, in word: UInt) -> UInt {
         swap(&box(word).pointee.body, &job!.body)
         if name != nil { box(word).pointee.name = name }
+        return word
+    }
+
+    /// Puts `function` into the empty box `word`; returns `word`.
+    @inline(__always)
+    static func box(_ function: FunctionJob, in word: UInt) -> UInt {
+        box(word).pointee.function = function
         return word
     }
 

@@ -142,6 +142,11 @@ final class Worker: @unchecked Sendable {  // owner-only fields used by its thre
         JobWord.box(&job, name: name, in: box())
     }
 
+    /// The box word for a function job: a recycled box when the free list has one.
+    @inline(__always) func box(_ function: FunctionJob) -> UInt {
+        JobWord.box(function, in: box())
+    }
+
     /// The deque word for a job taken from a ring: a closure moves into a box.
     @inline(__always) func word(for job: inout QueuedJob) -> UInt {
         if job.body.isEmpty { return job.word }
@@ -153,13 +158,18 @@ final class Worker: @unchecked Sendable {  // owner-only fields used by its thre
     /// Runs the closure of a job word this worker took, then recycles its
     /// box into this worker's free list, or releases it when the list is full.
     @inline(__always) func runClosure(_ word: UInt) {
-        // Move the closure out (no retain); its context is released right
-        // after the call.
-        var body = JobBody.empty
         let box = JobWord.box(word)
-        swap(&body, &box.pointee.body)
-        if box.pointee.name != nil { box.pointee.name = nil }
-        body.closure?()
+        if let function = box.pointee.function {
+            box.pointee.function = nil
+            function.run()
+        } else {
+            // Move the closure out (no retain); its context is released
+            // right after the call.
+            var body = JobBody.empty
+            swap(&body, &box.pointee.body)
+            if box.pointee.name != nil { box.pointee.name = nil }
+            body.closure?()
+        }
         let n = freeCount.pointee
         if n < Self.freeListCapacity {
             freeList[n] = word

@@ -203,6 +203,8 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
         if remainingSinks.wrappingSubtract(sinks, ordering: .acquiringAndReleasing).newValue == 0 { finish() }
     }
 
+    /// Completes the run: the last access of any job to it is taking the
+    /// waiter, under its lock (see `submitNode`, `hasFinished`).
     private func finish() {
         let t = GraphExecution.now()
         endNanos.store(t, ordering: .relaxed)
@@ -216,6 +218,12 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
         case .parker(let p): p.unpark()
         case nil: break
         }
+    }
+
+    /// Whether `finish` ran (and took the waiter): from then on no job
+    /// touches the run.
+    var hasFinished: Bool {
+        waiter.withLock { if case .none = $0 { true } else { false } }
     }
 
     /// Cancels the run for the caller: nodes not started are cancelled,
@@ -249,14 +257,35 @@ final class GraphExecution: @unchecked Sendable {  // buffers follow the protoco
         }
     }
 
-    /// Submits a node with its options (priority, affinity).
+    /// Submits a node with its options (priority, affinity) as a function
+    /// job: the run, unretained, and the node's index with its poison flag
+    /// in one word. A closure capturing them would be a heap allocation per
+    /// submitted node (a third of a tree node's cost).
+    ///
+    /// Unretained is safe: the run outlives every node job. It completes
+    /// only when every sink finished, a sink only after every node with a
+    /// path to it finished, and a queued node has not; the caller of
+    /// `run`/`runBlocking` holds the run until completion, and the job that
+    /// completes it touches nothing of it after waking the caller
+    /// (`finish`). Other jobs (roots, spreads) capture the run in a closure.
     private func submitNode(_ node: Int32, poisoned: Bool) {
         let options = info[Int(node)].flags & NodeInfo.needsSubmit != 0 ? plan.options[node] : nil
-        submitJob(priority: options?.priority ?? .normal, affinity: options?.affinity) {
-            var job = JobState()
-            self.runChain(node, poisoned: poisoned, job: &job)
-            self.end(&job)
+        let argument = UInt(UInt32(bitPattern: node)) << 1 | (poisoned ? 1 : 0)
+        do {
+            try executor.submit(priority: options?.priority ?? .normal, affinity: options?.affinity,
+                                context: Unmanaged.passUnretained(self).toOpaque(), argument: argument) { run, argument in
+                Unmanaged<GraphExecution>.fromOpaque(run!)._withUnsafeGuaranteedRef { $0.runNodeJob(argument) }
+            }
+        } catch {
+            runNodeJob(argument)  // the executor is shutting down: run it here rather than lose it
         }
+    }
+
+    /// The job of a submitted node (`submitNode`'s argument word).
+    private func runNodeJob(_ argument: UInt) {
+        var job = JobState()
+        runChain(Int32(truncatingIfNeeded: UInt32(truncatingIfNeeded: argument >> 1)), poisoned: argument & 1 != 0, job: &job)
+        end(&job)
     }
 
     /// Runs roots `lo..<hi`, splitting off halves for other workers first.

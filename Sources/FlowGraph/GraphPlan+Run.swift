@@ -54,9 +54,9 @@ extension GraphPlan {
         let parker = Parker()
         execution.waiter.withLock { $0 = .parker(parker) }
         execution.start()
-        while execution.remainingSinks.load(ordering: .acquiring) > 0 && execution.rejection.withLock({ $0 }) == nil {
-            parker.park()
-        }
+        // Until `finish` took the waiter: after that it touches nothing of
+        // the run, which node jobs reach unretained (`submitNode`).
+        while !execution.hasFinished { parker.park() }
         return try execution.result()
     }
 

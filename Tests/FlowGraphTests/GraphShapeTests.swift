@@ -121,6 +121,32 @@ struct GraphShapeTests {
         await executor.shutdown()
     }
 
+    /// Submitted nodes reach their run unretained (GraphExecution.submitNode):
+    /// runs whose results are dropped as soon as they return, blocking and
+    /// async, must not be touched by their jobs afterwards (ThreadSanitizer
+    /// reports a use after free). Small trees: many submitted nodes, and
+    /// the last job races the caller.
+    @Test func runsDroppedAtOnceAreNotTouchedByTheirJobs() async throws {
+        let rounds = StressScale.scaled(2_000, minimum: 200)
+        let graph = TaskGraph("small-tree")
+        var level = [graph.task { 1 }]
+        for _ in 0..<4 {
+            level = level.flatMap { node in (0..<2).map { side in graph.task(after: node) { $0 * 2 + side } } }
+        }
+        let sum = graph.fanIn(level) { $0.reduce(0, +) }
+        let plan = try graph.freeze()
+        let expected = (16..<32).reduce(0, +)
+        var wrong = 0
+        for round in 0..<rounds {
+            let value = round % 2 == 0
+                ? try plan.runBlocking(on: executor)[sum]
+                : try await plan.run(on: executor)[sum]
+            if value != expected { wrong += 1 }
+        }
+        #expect(wrong == 0)
+        await executor.shutdown()
+    }
+
     /// Random DAGs: nodes are added in a shuffled order, data edges come
     /// from nodes already added with a smaller id, order-only edges join
     /// any smaller id to a larger one (so they often point backwards in
