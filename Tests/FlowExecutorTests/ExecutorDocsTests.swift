@@ -1,5 +1,6 @@
 import FlowExecutor
 import FlowTestSupport
+import Synchronization
 import Testing
 
 /// The examples of README.md (FlowExecutor) and docs/Executor.md, compiled
@@ -44,6 +45,24 @@ struct ExecutorDocsTests {
         }
     }
 
+    @Test func functionJobs() async throws {
+        try await withTimeLimit(.seconds(30)) {
+            let output = PrintCapture()
+            @Sendable func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
+                output.print(items, separator: separator, terminator: terminator)
+            }
+            let executor = try Executor(workers: 2, name: "compute")
+
+            let tree = Tree(executor: executor, size: 100_000)
+            tree.submit(0)
+            await executor.shutdown()                     // every job has run: `tree` may go from here
+            print(tree.visited.load(ordering: .relaxed))  // 100000
+
+            #expect(output.lines == ["100000"])
+            #expect(executor.snapshot().executed == 100_000)
+        }
+    }
+
     @Test func firstExample() async throws {
         try await withTimeLimit(.seconds(30)) {
             // What the example's functions stand for: work on files and state.
@@ -77,6 +96,30 @@ struct ExecutorDocsTests {
             let snapshot = executor.snapshot()
             #expect(snapshot.workers[2].executed >= 1)   // the pinned closure ran there
             #expect(snapshot.executed == snapshot.submitted && snapshot.queued == 0)
+        }
+    }
+}
+
+// The type of docs/Executor.md's function-job example (a type cannot be
+// declared inside the test function).
+final class Tree: Sendable {
+    let executor: Executor
+    let size: Int
+    let visited = Atomic<Int>(0)
+    init(executor: Executor, size: Int) {
+        self.executor = executor
+        self.size = size
+    }
+
+    /// Submits node `i`, which visits itself and submits its two children.
+    func submit(_ i: Int) {
+        try! executor.submit(context: Unmanaged.passUnretained(self).toOpaque(), argument: UInt(i)) { context, i in
+            Unmanaged<Tree>.fromOpaque(context!)._withUnsafeGuaranteedRef { tree in
+                let left = 2 * Int(i) + 1, right = left + 1
+                if left < tree.size { tree.submit(left) }
+                if right < tree.size { tree.submit(right) }
+                tree.visited.wrappingAdd(1, ordering: .relaxed)
+            }
         }
     }
 }

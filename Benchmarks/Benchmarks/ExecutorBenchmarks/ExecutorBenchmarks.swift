@@ -63,6 +63,15 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.stopMeasurement()
         executor.shutdown()
     }
+    // The same tree with function jobs (`submit(context:argument:_:)`): no
+    // closure context to allocate per job.
+    Benchmark("executor-internal-vs-dispatch:flow-function") { benchmark in
+        let executor = try Executor(workers: workers, name: "bench")
+        benchmark.startMeasurement()  // the pool is set up outside the measurement
+        for _ in benchmark.scaledIterations { flowFunctionFanOut(executor, units) }
+        benchmark.stopMeasurement()
+        executor.shutdown()
+    }
     Benchmark("executor-internal-vs-dispatch:baseline") { benchmark in
         for _ in benchmark.scaledIterations { dispatchFanOut(units) }
     }
@@ -137,6 +146,38 @@ nonisolated func flowFanOut(_ executor: Executor, _ n: Int) {
     }
     try! executor.submit { node(0) }
     countdown.wait()
+}
+
+/// `flowFanOut` with function jobs: the tree's state is the jobs' context,
+/// a node's index their argument.
+final class FunctionFanOut: Sendable {
+    let executor: Executor
+    let n: Int
+    let countdown: Countdown
+
+    init(_ executor: Executor, _ n: Int) {
+        self.executor = executor
+        self.n = n
+        countdown = Countdown(n)
+    }
+
+    /// Submits node `i` (the caller keeps `self` alive until the countdown ends).
+    func submit(_ i: Int) {
+        try! executor.submit(context: Unmanaged.passUnretained(self).toOpaque(), argument: UInt(i)) { context, i in
+            Unmanaged<FunctionFanOut>.fromOpaque(context!)._withUnsafeGuaranteedRef { tree in
+                let left = 2 * Int(i) + 1, right = 2 * Int(i) + 2
+                if left < tree.n { tree.submit(left) }
+                if right < tree.n { tree.submit(right) }
+                tree.countdown.done()
+            }
+        }
+    }
+}
+
+nonisolated func flowFunctionFanOut(_ executor: Executor, _ n: Int) {
+    let tree = FunctionFanOut(executor, n)
+    tree.submit(0)
+    tree.countdown.wait()
 }
 
 nonisolated func dispatchFanOut(_ n: Int) {

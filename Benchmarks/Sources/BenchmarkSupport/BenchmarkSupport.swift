@@ -28,12 +28,24 @@ public func spawnThread(_ body: @escaping @Sendable () -> Void) {
 }
 
 /// Counts down from `n`; one thread blocks in `wait()` until zero.
+///
+/// `wait()` returns only after the last `done()` stopped touching the
+/// countdown, so callers that reach it unretained (function jobs) may
+/// drop it as soon as `wait()` returns.
 public final class Countdown: Sendable {
     private let remaining: Atomic<Int>
     private let parker = Parker()
+    private let released = Atomic<Bool>(false)
     public init(_ n: Int) { remaining = Atomic(n) }
     @inline(__always) public func done() {
-        if remaining.wrappingSubtract(1, ordering: .acquiringAndReleasing).newValue == 0 { parker.unpark() }
+        if remaining.wrappingSubtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
+            parker.unpark()
+            released.store(true, ordering: .releasing)   // the last access of done()
+        }
     }
-    public func wait() { while remaining.load(ordering: .acquiring) > 0 { parker.park() } }
+    public func wait() {
+        while remaining.load(ordering: .acquiring) > 0 { parker.park() }
+        var backoff = Backoff()
+        while !released.load(ordering: .acquiring) { backoff.snooze() }
+    }
 }
