@@ -291,21 +291,22 @@ public final class TaskGraph {
             preds.append(contentsOf: repeatElement(0, count: edges))
             preds.withUnsafeMutableBufferPointer { preds in
                 var k = start, i = Int32(truncatingIfNeeded: first), width = Int32(truncatingIfNeeded: columns)
+                // Wrapping: a grid past Int32.max nodes is reported by tooLarge() below.
                 for _ in 1..<max(columns, 1) {   // the first row: left only
                     preds[k] = i
                     k += 1
-                    i += 1
+                    i &+= 1
                 }
-                i += 1
+                i &+= 1
                 for _ in 1..<max(rows, 1) {
-                    preds[k] = i - width   // the first column: above only
+                    preds[k] = i &- width   // the first column: above only
                     k += 1
-                    i += 1
+                    i &+= 1
                     for _ in 1..<columns {
-                        preds[k] = i - width
-                        preds[k + 1] = i - 1
+                        preds[k] = i &- width
+                        preds[k + 1] = i &- 1
                         k += 2
-                        i += 1
+                        i &+= 1
                     }
                 }
             }
