@@ -123,9 +123,12 @@ struct GraphShapeTests {
 
     /// Submitted nodes reach their run unretained (GraphExecution.submitNode):
     /// runs whose results are dropped as soon as they return, blocking and
-    /// async, must not be touched by their jobs afterwards (ThreadSanitizer
-    /// reports a use after free). Small trees: many submitted nodes, and
-    /// the last job races the caller.
+    /// async, each give the right result, and under ThreadSanitizer no job
+    /// touches a run after its caller let it go. Small trees: many
+    /// submitted nodes, and the last job races the caller. (The window is
+    /// narrow: with `runBlocking` waiting on the sink count instead of
+    /// `finish`, 2,000 rounds under ThreadSanitizer did not hit it, so this
+    /// is a stress test of the path, not a proof.)
     @Test func runsDroppedAtOnceAreNotTouchedByTheirJobs() async throws {
         let rounds = StressScale.scaled(2_000, minimum: 200)
         let graph = TaskGraph("small-tree")
