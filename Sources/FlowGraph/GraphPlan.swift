@@ -81,14 +81,14 @@ public final class GraphPlan: Sendable {
         sinkCount = sinks
         let roots = PlanTable(repeating: Int32(0), count: rootCount)
         let counterStart = PlanTable(repeating: Int32(0), count: Int(counterCount))
-        var r = 0
-        for i in 0..<n {
+        var r = 0, filled = 0
+        for i in 0..<n where r < rootCount || filled < Int(counterCount) {   // a chain or a tree stops at its root
             let node = info[i]
             if node.inDegree == 0 { roots[r] = Int32(truncatingIfNeeded: i); r += 1 }
             var k = Int(counterOf[i])
             if k < 0 { continue }
-            if node.inDegree > 1 { counterStart[k] = node.inDegree; k += 1 }
-            if node.readers > 1 && node.destroyer >= 0 { counterStart[k] = node.readers }
+            if node.inDegree > 1 { counterStart[k] = node.inDegree; k += 1; filled += 1 }
+            if node.readers > 1 && node.destroyer >= 0 { counterStart[k] = node.readers; filled += 1 }
         }
         self.counterOf = counterOf
         self.counterStart = counterStart

@@ -98,13 +98,16 @@ enum GraphStorage {
         let bytes = minimumCapacity * MemoryLayout<Element>.stride
         if bytes < minimumBytes { return nil }
         let type = ObjectIdentifier(Element.self)
-        let entry: Entry? = cache.withLock { cache in
+        var kept: Any? = cache.withLock { cache -> Any? in
             guard let k = smallest(cache.arrays, atLeast: bytes, where: { $0.type == type }, size: \.bytes) else { return nil }
             let entry = cache.arrays.remove(at: k)
             cache.bytes -= entry.bytes
-            return entry
+            return entry.array
         }
-        guard let entry, var array = entry.array as? [Element] else { return nil }
+        guard var array = kept as? [Element] else { return nil }
+        // Let go of the cache's reference first: with it, the buffer would
+        // not be unique, and `removeAll` would copy it into new pages.
+        kept = nil
         array.removeAll(keepingCapacity: true)   // reallocates if another array still shares it
         return array
     }

@@ -1,4 +1,4 @@
-import FlowGraph
+@testable import FlowGraph
 import FlowTestSupport
 import Synchronization
 import Testing
@@ -60,6 +60,31 @@ struct GraphStorageTests {
         }
         #expect(wrong.load(ordering: .relaxed) == 0)
         executor.shutdown()
+    }
+
+    /// A plain-value array kept by the cache (of a type only this test uses).
+    struct Pair { var a = 0, b = 0 }
+
+    /// Makes an array of `count` pairs, hands it to the cache and returns
+    /// its storage's address; no reference to it is left outside the cache.
+    static func recycledPairs(_ count: Int) -> UInt {
+        let pairs = [Pair](repeating: Pair(a: 1, b: 2), count: count)
+        let address = pairs.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        GraphStorage.recycle(pairs)
+        return address
+    }
+
+    /// The cache gives back the same storage, not a copy: a kept array is
+    /// reused in place (its pages already faulted in). A copy (the cache's
+    /// own reference still held while the array is emptied) would defeat
+    /// the cache for every array it keeps.
+    @Test func aKeptArrayIsReusedInPlace() {
+        let address = Self.recycledPairs(100_000)   // 1.6 MB: kept
+        let reused = GraphStorage.array(of: Pair.self, minimumCapacity: 50_000)
+        #expect(reused != nil)
+        #expect(reused?.isEmpty == true && (reused?.capacity ?? 0) >= 100_000)
+        #expect(reused?.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) } == address)
+        #expect(GraphStorage.array(of: Pair.self, minimumCapacity: 50_000) == nil)   // taken: nothing left
     }
 
     @Test func aLimitOfZeroKeepsNothingAndANegativeLimitIsRefused() async throws {

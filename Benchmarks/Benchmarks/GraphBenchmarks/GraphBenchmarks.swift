@@ -8,24 +8,27 @@ import Synchronization
 // Flow variant and two baselines in the same process; the ratio script
 // takes the faster baseline:
 //   "<name>:flow"                  TaskGraph on a Flow Executor, built the
-//                                  way Flow offers for the shape (families
-//                                  for fan, independent and wavefront)
+//                                  way Flow offers for the shape: `task`
+//                                  per node for the chain and the tree,
+//                                  the families for the others (`fanOut`
+//                                  and `fanIn`, `parallel`, `wavefront`)
 //   "<wavefront>:flow-tasks"       the wavefront built from one `task` per
-//                                  cell, each closure capturing its cell's
-//                                  index (one allocation per node)
+//                                  cell, as Taskflow's suite builds it;
+//                                  each closure captures its cell's index
+//                                  (one allocation per node)
 //   "<name>:baseline-taskgroup"    child tasks of (discarding) task groups
 //                                  where the shape is structured (tree,
 //                                  fan, independent), else unstructured
 //                                  tasks with atomic in-degree counters
 //   "<name>:baseline-dispatch"     DispatchQueue.global().async per node,
 //                                  atomic in-degree counters, async when ready
-// Sizes: chain 10^5, binary tree depth 16 (65,535 nodes), wavefront
-// 256×256, fan 1→10^5→1, independent 10^5.
+// Sizes, as the issue gives Taskflow's: chain 10^5, binary tree depth 18
+// (262,143 nodes), wavefront 512×512, fan 1→10^5→1, independent 10^6.
 let chainLength = 100_000
-let treeDepth = 16
-let waveSide = 256
+let treeDepth = 18
+let waveSide = 512
 let fanWidth = 100_000
-let independentCount = 100_000
+let independentCount = 1_000_000
 
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
