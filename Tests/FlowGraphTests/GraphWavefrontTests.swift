@@ -147,6 +147,34 @@ struct GraphWavefrontTests {
         await executor.shutdown()
     }
 
+    /// Both workers take part, even when both were parked when the run
+    /// began: in a wavefront each cell pushes at most one successor on its
+    /// worker's deque and pops it back later, so a rule that woke a parked
+    /// neighbour only once two jobs waited left the grid on one worker.
+    @Test func aWavefrontRunsOnEveryWorker() async throws {
+        let executor = try Executor(workers: 2, name: "g-wave-workers")
+        let clock = ContinuousClock()
+        let parkedBy = clock.now + .seconds(10)
+        var backoff = Backoff()
+        while executor.parkedWorkerCount < 2 && clock.now < parkedBy {   // let both park
+            backoff.snooze()
+            if backoff.isCompleted { backoff.reset() }
+        }
+        let seen = Locked(Set<Int>())
+        let graph = TaskGraph("wave-workers")
+        let grid = graph.wavefront(rows: 32, columns: 32) { (r, c, above: Int?, left: Int?) in
+            if let worker = executor.currentWorkerIndex { seen.withLock { _ = $0.insert(worker) } }
+            let busyUntil = clock.now + .microseconds(50)   // a little work per cell: 50 ms in all
+            while clock.now < busyUntil {}
+            return (above ?? 0) &+ (left ?? 0) &+ 1
+        }
+        let plan = try graph.freeze()
+        let run = try await withTimeLimit(.seconds(60), "wavefront on every worker") { try await plan.run(on: executor) }
+        #expect(run[grid.last!] != nil)
+        #expect(seen.withLock { $0 } == [0, 1])
+        await executor.shutdown()
+    }
+
     @Test func badSizesAreReportedByName() throws {
         let cases = [(-1, 4, "rows", "-1"), (4, -2, "columns", "-2"), (Int.max, 2, "rows", "\(Int.max)"),
                      (70_000, 70_000, "rows", "70000")]
