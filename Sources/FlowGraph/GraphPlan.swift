@@ -63,14 +63,18 @@ public final class GraphPlan: Sendable {
         // arrays would cost a large malloc and free per plan).
         let succStart = PlanTable(repeating: Int32(0), count: n + 1)
         let counterOf = PlanTable(repeating: Int32(-1), count: n)
+        // A node's successors: its data readers and its order-only edges,
+        // counted here into succStart first.
+        for edge in graph.orderEdges { succStart[Int(edge.from)] &+= 1 }
         var total: Int32 = 0
         var sinks = 0, rootCount = 0, counterCount: Int32 = 0
         for i in 0..<n {
             let node = info[i]
+            let outDegree = node.readers &+ succStart[i]
             succStart[i] = total
-            total &+= node.outDegree
+            total &+= outDegree
             if node.inDegree == 0 { rootCount += 1 }
-            if node.outDegree == 0 { sinks += 1 }
+            if outDegree == 0 { sinks += 1 }
             let pending = node.inDegree > 1, shared = node.readers > 1 && node.destroyer >= 0
             if pending || shared {
                 counterOf[i] = counterCount

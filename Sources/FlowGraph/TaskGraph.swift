@@ -44,7 +44,7 @@ public final class TaskGraph {
     @usableFromInline @exclusivity(unchecked) var lastStoreIndex: Int32 = -1
     @usableFromInline @exclusivity(unchecked) var lastStore: Unmanaged<BodyStore>?
     @usableFromInline @exclusivity(unchecked) var preds: [Int32] = []   // data inputs, node by node (NodeInfo.predEnd)
-    @exclusivity(unchecked) var countedInputs = 0               // preds[..<countedInputs] are in info's readers and outDegree
+    @exclusivity(unchecked) var countedInputs = 0               // preds[..<countedInputs] are in info's readers
     @exclusivity(unchecked) var orderEdges: [OrderEdge] = []
     @exclusivity(unchecked) var options: [Int32: NodeOptions] = [:]
     @exclusivity(unchecked) var destroyers: [Destroyer] = []
@@ -208,7 +208,7 @@ public final class TaskGraph {
         }
         info.append(NodeInfo(predEnd: Int32(truncatingIfNeeded: preds.count),
                              inDegree: Int32(truncatingIfNeeded: preds.count - predStart),
-                             outDegree: 0, readers: 0, destroyer: destroyer(for: Output.self),
+                             readers: 0, destroyer: destroyer(for: Output.self),
                              store: store, position: position,
                              offset: Int32(truncatingIfNeeded: offset), flags: flags))
         names.append(name, at: index)
@@ -328,7 +328,7 @@ public final class TaskGraph {
             predEnd += inputs
             info.append(NodeInfo(predEnd: Int32(truncatingIfNeeded: predEnd),
                                  inDegree: Int32(truncatingIfNeeded: inputs),
-                                 outDegree: 0, readers: 0, destroyer: destroyer,
+                                 readers: 0, destroyer: destroyer,
                                  store: store, position: Int32(truncatingIfNeeded: i),
                                  offset: Int32(truncatingIfNeeded: offset), flags: 0))
         }
@@ -366,8 +366,8 @@ public final class TaskGraph {
     }
 
     /// Counts the data inputs recorded since the last call into their
-    /// nodes' `readers` and `outDegree` (done when freezing, in one pass,
-    /// rather than per input while building).
+    /// nodes' `readers` (done when freezing, in one pass, rather than per
+    /// input while building).
     func countInputs() {
         let start = countedInputs
         guard start < preds.count else { return }
@@ -376,7 +376,6 @@ public final class TaskGraph {
                 for k in start..<preds.count {
                     let i = Int(preds[k])
                     info[i].readers &+= 1
-                    info[i].outDegree &+= 1
                 }
             }
         }
@@ -394,6 +393,10 @@ public final class TaskGraph {
         if let known = destroyers.firstIndex(where: { $0.type == key }) {
             index = Int32(known)
         } else {
+            if destroyers.count == TaskGraph.maxDestroyers {
+                problems.append(.invalid("nodes", info.count, "graph '\(name)' has outputs of more than \(TaskGraph.maxDestroyers) types that need releasing (\(Output.self) is one more)"))
+                return -1   // the graph does not validate: it never runs
+            }
             destroyers.append(Destroyer(type: key) { $0.assumingMemoryBound(to: Output.self).deinitialize(count: 1) })
             index = Int32(destroyers.count - 1)
         }
@@ -401,6 +404,10 @@ public final class TaskGraph {
         lastDestroyerIndex = index
         return index
     }
+
+    /// The most distinct output types with something to release in one
+    /// graph (a node record keeps the index in 16 bits).
+    static let maxDestroyers = Int(Int16.max)
 
     /// The input of each node of a family (`addFamily`).
     enum FamilyInput {
@@ -442,7 +449,6 @@ public final class TaskGraph {
         check(first, "order(_:before:)")
         check(second, "order(_:before:)")
         orderEdges.append(OrderEdge(from: Int32(first.index), to: Int32(second.index)))
-        info[first.index].outDegree &+= 1
         info[second.index].inDegree &+= 1
         version &+= 1
     }

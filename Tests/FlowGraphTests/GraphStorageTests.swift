@@ -87,6 +87,31 @@ struct GraphStorageTests {
         #expect(GraphStorage.array(of: Pair.self, minimumCapacity: 50_000) == nil)   // taken: nothing left
     }
 
+    /// The node record the scheduler reads per node stays at 28 bytes
+    /// (no out-degree, a 16-bit destroyer index); order-only edges are
+    /// still counted as successors when the graph is frozen.
+    @Test func nodeRecordsStaySmallAndOrderEdgesAreCounted() async throws {
+        #expect(MemoryLayout<NodeInfo>.stride == 28)
+        let executor = try Executor(workers: 2, name: "g-storage-order")
+        let graph = TaskGraph("order")
+        let a = graph.task("a") { 1 }
+        let b = graph.task("b") { 2 }
+        let c = graph.task("c", after: a) { $0 + 1 }
+        graph.order(b, before: c)   // b has no data reader: without the edge it would be a sink
+        graph.order(c, before: a)   // a cycle through an order-only edge
+        #expect(throws: FlowError.self) { try graph.validate() }
+        let ok = TaskGraph("order-ok")
+        let x = ok.task("x") { 1 }
+        let y = ok.task("y") { 2 }
+        let z = ok.task("z", after: x) { $0 + 10 }
+        ok.order(y, before: z)
+        let plan = try ok.freeze()
+        #expect(plan.sinkCount == 1)   // only z: x and y have successors
+        let run = try await plan.run(on: executor)
+        #expect(run[z] == 11)
+        await executor.shutdown()
+    }
+
     @Test func aLimitOfZeroKeepsNothingAndANegativeLimitIsRefused() async throws {
         let saved = TaskGraph.storageCacheLimit
         defer { try? TaskGraph.setStorageCacheLimit(bytes: saved) }
