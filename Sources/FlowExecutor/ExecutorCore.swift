@@ -11,10 +11,10 @@ import Synchronization
 //
 // Queues:
 // - per worker: a Chase–Lev deque (owner pushes/pops LIFO, others steal
-//   FIFO) for normal-priority closures submitted from inside the pool, as
-//   one-word JobWords (a boxed closure from the worker's free list, or a
-//   Swift job), and an affinity inbox (Vyukov ring + overflow) that only its
-//   worker takes from;
+//   FIFO) for normal-priority jobs submitted from inside the pool, as
+//   one-word JobWords (a box from the worker's free list holding a closure
+//   or a function job, or a Swift job), and an affinity inbox (Vyukov ring
+//   + overflow) that only its worker takes from;
 // - central: `centralShards` Vyukov rings for normal work from outside and
 //   for Swift jobs (FIFO, so a task that yields lets others run), one ring
 //   for high and one for low priority, and an overflow list (JobFIFO)
