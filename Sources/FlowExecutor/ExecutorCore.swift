@@ -189,12 +189,7 @@ final class ExecutorCore: @unchecked Sendable {  // immutable, atomic or locked 
     @inline(__always)
     func submitInside(_ job: inout QueuedJob?, name: String?, from worker: Worker,
                       priority: Priority, affinity: Int?) {
-        if priority == .normal && affinity == nil {
-            worker.countSubmitted()
-            worker.deque.push(worker.box(&job, name: name))
-            wakeIfIdle()
-            return
-        }
+        if priority == .normal && affinity == nil { return pushOwn(worker.box(&job, name: name), on: worker) }
         if name != nil { job = .word(worker.box(&job, name: name)) }
         pushInside(&job, from: worker, priority: priority, affinity: affinity)
     }
@@ -205,14 +200,18 @@ final class ExecutorCore: @unchecked Sendable {  // immutable, atomic or locked 
     @inline(__always)
     func submitInside(_ function: FunctionJob, from worker: Worker, priority: Priority, affinity: Int?) {
         let word = worker.box(function)
-        if priority == .normal && affinity == nil {
-            worker.countSubmitted()
-            worker.deque.push(word)
-            wakeIfIdle()
-            return
-        }
+        if priority == .normal && affinity == nil { return pushOwn(word, on: worker) }
         var job: QueuedJob? = .word(word)
         pushInside(&job, from: worker, priority: priority, affinity: affinity)
+    }
+
+    /// Pushes a job word onto the submitting worker's own deque and wakes a
+    /// parked neighbour if nobody searches.
+    @inline(__always)
+    private func pushOwn(_ word: UInt, on worker: Worker) {
+        worker.countSubmitted()
+        worker.deque.push(word)
+        wakeIfIdle()
     }
 
     // The push paths take the job as an `inout` optional and move it out
