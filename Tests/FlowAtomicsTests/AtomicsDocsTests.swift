@@ -8,9 +8,7 @@ import Testing
 struct AtomicsDocsTests {
     @Test func readmeExample() throws {
         let output = PrintCapture()
-        @Sendable func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
-            output.print(items, separator: separator, terminator: terminator)
-        }
+        let print = output.printer   // shadows Swift.print for the example
 
         let deque = try WorkStealingDeque<Int>()      // owner handle: push / pop (LIFO), one thread
         let stealer = deque.makeStealer()             // Sendable: steal (FIFO) from any thread

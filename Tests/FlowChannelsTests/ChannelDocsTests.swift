@@ -17,9 +17,7 @@ struct ChannelDocsTests {
 
     private static func readmeBody() async throws {
         let output = PrintCapture()
-        @Sendable func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
-            output.print(items, separator: separator, terminator: terminator)
-        }
+        let print = output.printer   // shadows Swift.print for the example
 
         let executor = try Executor(workers: 4, name: "io")
         let lines = try Channel<String>(capacity: 1024)          // bounded: senders wait when full
@@ -45,9 +43,7 @@ struct ChannelDocsTests {
 
     private static func channelBody() async throws {
         let output = PrintCapture()
-        @Sendable func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
-            output.print(items, separator: separator, terminator: terminator)
-        }
+        let print = output.printer   // shadows Swift.print for the example
 
         let channel = try Channel<Int>(capacity: 16)           // 0 = rendezvous
         let producer = Task {
@@ -69,9 +65,7 @@ struct ChannelDocsTests {
 
     private static func cancellationAndCloseBody() async throws {
         let output = PrintCapture()
-        @Sendable func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
-            output.print(items, separator: separator, terminator: terminator)
-        }
+        let print = output.printer   // shadows Swift.print for the example
 
         let channel = try Channel<String>(capacity: 1)
         try await channel.send("a")
@@ -94,9 +88,7 @@ struct ChannelDocsTests {
 
     private static func nonSuspendingAndBlockingEndpointsBody() async throws {
         let output = PrintCapture()
-        @Sendable func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
-            output.print(items, separator: separator, terminator: terminator)
-        }
+        let print = output.printer   // shadows Swift.print for the example
 
         let channel = try Channel<Int>(capacity: 2)
         switch channel.trySend(1) {
@@ -128,9 +120,7 @@ struct ChannelDocsTests {
 
     private static func overflowPoliciesBody() async throws {
         let output = PrintCapture()
-        @Sendable func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
-            output.print(items, separator: separator, terminator: terminator)
-        }
+        let print = output.printer   // shadows Swift.print for the example
 
         let latest = try Channel<Int>(capacity: 3, overflow: .dropOldest)
         for i in 0..<10 { try await latest.send(i) }             // never suspends
@@ -151,9 +141,7 @@ struct ChannelDocsTests {
 
     private static func producersCloseTheChannelBody() async throws {
         let output = PrintCapture()
-        @Sendable func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
-            output.print(items, separator: separator, terminator: terminator)
-        }
+        let print = output.printer   // shadows Swift.print for the example
 
         let channel = try Channel<Int>(capacity: 8)
         for p in 0..<3 {
@@ -177,9 +165,7 @@ struct ChannelDocsTests {
 
     private static func scopesAndJoinHandlesBody() async throws {
         let output = PrintCapture()
-        @Sendable func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
-            output.print(items, separator: separator, terminator: terminator)
-        }
+        let print = output.printer   // shadows Swift.print for the example
 
         let executor = try Executor(workers: 4, name: "work")
         let total = try await withScope(on: executor, maxConcurrency: 8) { scope in
@@ -200,9 +186,7 @@ struct ChannelDocsTests {
 
     private static func firstFailureCancelsTheScopeBody() async throws {
         let output = PrintCapture()
-        @Sendable func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
-            output.print(items, separator: separator, terminator: terminator)
-        }
+        let print = output.printer   // shadows Swift.print for the example
         let started = ContinuousClock.now
 
         do {
@@ -226,9 +210,7 @@ struct ChannelDocsTests {
 
     private static func nestedScopesBlockingWorkProducersAndConsumersBody() async throws {
         let output = PrintCapture()
-        @Sendable func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
-            output.print(items, separator: separator, terminator: terminator)
-        }
+        let print = output.printer   // shadows Swift.print for the example
 
         let channel = try Channel<Int>(capacity: 64)
         let results = Locked([Int]())
@@ -260,9 +242,7 @@ struct ChannelDocsTests {
 
     private static func combinatorsBody() async throws {
         let output = PrintCapture()
-        @Sendable func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
-            output.print(items, separator: separator, terminator: terminator)
-        }
+        let print = output.printer   // shadows Swift.print for the example
 
         try await withScope { scope in
             // All, same type, in order:
@@ -298,9 +278,7 @@ struct ChannelDocsTests {
 
     /// Returns the semaphore, to check that the example's `defer` released it.
     private static func waitGroupAndSemaphoreBody(_ output: PrintCapture) async throws -> AsyncSemaphore {
-        @Sendable func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
-            output.print(items, separator: separator, terminator: terminator)
-        }
+        let print = output.printer   // shadows Swift.print for the example
 
         let group = WaitGroup()
         let executor = try Executor(workers: 2)

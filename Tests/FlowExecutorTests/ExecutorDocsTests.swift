@@ -10,9 +10,7 @@ struct ExecutorDocsTests {
     @Test func readmeExample() async throws {
         try await withTimeLimit(.seconds(30)) {
             let output = PrintCapture()
-            @Sendable func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
-                output.print(items, separator: separator, terminator: terminator)
-            }
+            let print = output.printer   // shadows Swift.print for the example
 
             let executor = try Executor(.init(workers: 4, name: "compute"))   // default: usable CPUs (affinity + cgroup quota)
             try executor.submit { print("a closure on a worker, no Swift task made") }
@@ -48,9 +46,7 @@ struct ExecutorDocsTests {
     @Test func functionJobs() async throws {
         try await withTimeLimit(.seconds(30)) {
             let output = PrintCapture()
-            @Sendable func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
-                output.print(items, separator: separator, terminator: terminator)
-            }
+            let print = output.printer   // shadows Swift.print for the example
             let executor = try Executor(workers: 2, name: "compute")
 
             let tree = Tree(executor: executor, size: 100_000)

@@ -9,9 +9,7 @@ struct GraphDocsTests {
     @Test func readmeExample() async throws {
         try await withTimeLimit(.seconds(30)) {
             let output = PrintCapture()
-            @Sendable func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
-                output.print(items, separator: separator, terminator: terminator)
-            }
+            let print = output.printer   // shadows Swift.print for the example
 
             let executor = try Executor(workers: 4, name: "compute")
             let graph = TaskGraph("stats")                          // a builder: not Sendable
@@ -34,9 +32,7 @@ struct GraphDocsTests {
     @Test func quickStart() async throws {
         try await withTimeLimit(.seconds(30)) {
             let output = PrintCapture()
-            @Sendable func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
-                output.print(items, separator: separator, terminator: terminator)
-            }
+            let print = output.printer   // shadows Swift.print for the example
 
             let executor = try Executor(workers: 4, name: "compute")
             let graph = TaskGraph("stats")
@@ -56,9 +52,7 @@ struct GraphDocsTests {
     @Test func families() async throws {
         try await withTimeLimit(.seconds(30)) {
             let output = PrintCapture()
-            @Sendable func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
-                output.print(items, separator: separator, terminator: terminator)
-            }
+            let print = output.printer   // shadows Swift.print for the example
             let executor = try Executor(workers: 4, name: "compute")
 
             let files = ["a.log", "b.log", "c.log", "d.log"]
@@ -94,9 +88,7 @@ struct GraphDocsTests {
     @Test func wavefront() async throws {
         try await withTimeLimit(.seconds(30)) {
             let output = PrintCapture()
-            @Sendable func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
-                output.print(items, separator: separator, terminator: terminator)
-            }
+            let print = output.printer   // shadows Swift.print for the example
             let executor = try Executor(workers: 2, name: "compute")
 
             let cost = [[1, 3, 1],
@@ -137,9 +129,7 @@ struct GraphDocsTests {
     @Test func errorsAndPolicies() async throws {
         try await withTimeLimit(.seconds(30)) {
             let output = PrintCapture()
-            @Sendable func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
-                output.print(items, separator: separator, terminator: terminator)
-            }
+            let print = output.printer   // shadows Swift.print for the example
             let executor = try Executor(workers: 2, name: "docs")
             struct Corrupt: Error {}
             let graph = TaskGraph("etl")

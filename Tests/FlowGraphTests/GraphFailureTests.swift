@@ -76,14 +76,8 @@ struct GraphFailureTests {
             }
         }
         let plan = try graph.freeze()
-        let task = Task { try await plan.run(on: executor) }
-        #expect(await reached.waitAsync(timeout: .seconds(20)))
-        task.cancel()
-        release.open()
-        let clock = ContinuousClock(), start = clock.now
-        let result = await task.result
-        #expect(clock.now - start < .seconds(10))
-        #expect(throws: CancellationError.self) { try result.get() }
+        await expectCancellingTheCallerStops(plan, on: executor,
+                                             once: { await reached.waitAsync(timeout: .seconds(20)) }, afterCancel: { release.open() })
         #expect(ran.load(ordering: .relaxed) == 11)
         await executor.shutdown()
     }
@@ -165,13 +159,8 @@ struct GraphFailureTests {
         }
         _ = graph.task(after: sleeper) { $0 }
         let plan = try graph.freeze()
-        let task = Task { try await plan.run(on: executor) }
-        #expect(await started.waitAsync(timeout: .seconds(20)))
-        task.cancel()
-        let clock = ContinuousClock(), start = clock.now
-        let result = await task.result
-        #expect(clock.now - start < .seconds(10))
-        #expect(throws: CancellationError.self) { try result.get() }
+        await expectCancellingTheCallerStops(plan, on: executor,
+                                             once: { await started.waitAsync(timeout: .seconds(20)) })
         await executor.shutdown()
     }
 

@@ -9,9 +9,7 @@ struct GraphFeatureDocsTests {
     @Test func scopedNodes() async throws {
         try await withTimeLimit(.seconds(30)) {
             let output = PrintCapture()
-            @Sendable func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
-                output.print(items, separator: separator, terminator: terminator)
-            }
+            let print = output.printer   // shadows Swift.print for the example
             let executor = try Executor(workers: 2, name: "docs")
 
             let graph = TaskGraph("crawl")
@@ -46,9 +44,7 @@ struct GraphFeatureDocsTests {
     @Test func tokenNodes() async throws {
         try await withTimeLimit(.seconds(30)) {
             let output = PrintCapture()
-            @Sendable func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
-                output.print(items, separator: separator, terminator: terminator)
-            }
+            let print = output.printer   // shadows Swift.print for the example
             let executor = try Executor(workers: 2, name: "docs")
 
             let graph = TaskGraph("thumbnails")

@@ -173,14 +173,8 @@ struct GraphTokenTests {
         }
         _ = graph.task("after", after: node) { $0.count }
         let plan = try graph.freeze()
-        let task = Task { try await plan.run(on: executor) }
-        #expect(await reached.waitAsync(timeout: .seconds(20)))
-        task.cancel()
-        release.open()
-        let clock = ContinuousClock(), start = clock.now
-        let result = await task.result
-        #expect(clock.now - start < .seconds(10))
-        #expect(throws: CancellationError.self) { try result.get() }
+        await expectCancellingTheCallerStops(plan, on: executor,
+                                             once: { await reached.waitAsync(timeout: .seconds(20)) }, afterCancel: { release.open() })
         #expect(ran.count == 1)
         await executor.shutdown()
     }
@@ -196,13 +190,8 @@ struct GraphTokenTests {
         }
         _ = graph.task("after", after: node) { $0.count }
         let plan = try graph.freeze()
-        let task = Task { try await plan.run(on: executor) }
-        #expect(await started.waitAsync(timeout: .seconds(20)))
-        task.cancel()
-        let clock = ContinuousClock(), start = clock.now
-        let result = await task.result
-        #expect(clock.now - start < .seconds(10))
-        #expect(throws: CancellationError.self) { try result.get() }
+        await expectCancellingTheCallerStops(plan, on: executor,
+                                             once: { await started.waitAsync(timeout: .seconds(20)) })
         await executor.shutdown()
     }
 

@@ -1,6 +1,7 @@
 import FlowGraph
 import FlowTestSupport
 import Synchronization
+import Testing
 
 /// Per-node counters the bodies of a test graph write: how often each node
 /// ran and whether it finished, so a test can check "exactly once, after
@@ -63,3 +64,21 @@ struct TestFailure: Error, Equatable, CustomStringConvertible {
 
 
 func mix(_ a: Int, _ b: Int) -> Int { (a &* 31) &+ b &+ 7 }
+
+/// Runs `plan` in a task, waits until `started` says the run is under way,
+/// cancels the task, calls `afterCancel` (to release a node held back, say)
+/// and checks that the run throws `CancellationError` within 10 s.
+func expectCancellingTheCallerStops(
+    _ plan: GraphPlan, on executor: Executor, once started: () async -> Bool,
+    afterCancel: () -> Void = {}, sourceLocation: SourceLocation = #_sourceLocation
+) async {
+    let task = Task { try await plan.run(on: executor) }
+    #expect(await started(), sourceLocation: sourceLocation)
+    task.cancel()
+    afterCancel()
+    let clock = ContinuousClock(), start = clock.now
+    let result = await task.result
+    #expect(clock.now - start < .seconds(10), sourceLocation: sourceLocation)
+    #expect(throws: CancellationError.self, sourceLocation: sourceLocation) { try result.get() }
+}
+

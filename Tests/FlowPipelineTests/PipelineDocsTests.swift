@@ -9,9 +9,7 @@ struct PipelineDocsTests {
     @Test func readmeExample() async throws {
         try await withTimeLimit(.seconds(30)) {
             let output = PrintCapture()
-            @Sendable func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
-                output.print(items, separator: separator, terminator: terminator)
-            }
+            let print = output.printer   // shadows Swift.print for the example
 
             let pipeline = try Pipeline(PipelineConfig()
                 .name("logs").computeThreads(4).ioThreads(2)
@@ -43,9 +41,7 @@ struct PipelineDocsTests {
     @Test func firstExample() async throws {
         try await withTimeLimit(.seconds(30)) {
             let output = PrintCapture()
-            @Sendable func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
-                output.print(items, separator: separator, terminator: terminator)
-            }
+            let print = output.printer   // shadows Swift.print for the example
 
             let config = PipelineConfig()
                 .name("logs")

@@ -10,9 +10,7 @@ struct RuntimeDocsTests {
     /// Synchronous, as the example is: `waitAll` blocks this (non-isolated) thread.
     @Test func firstExample() throws {
         let output = PrintCapture()
-        @Sendable func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
-            output.print(items, separator: separator, terminator: terminator)
-        }
+        let print = output.printer   // shadows Swift.print for the example
 
         struct DecodeError: Error { let file: String; init(_ file: String) { self.file = file } }
 

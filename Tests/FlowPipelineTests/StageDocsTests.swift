@@ -9,9 +9,7 @@ struct StageDocsTests {
     @Test func multiStagePipelineWithStats() async throws {
         try await withTimeLimit(.seconds(30)) {
             let output = PrintCapture()
-            @Sendable func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
-                output.print(items, separator: separator, terminator: terminator)
-            }
+            let print = output.printer   // shadows Swift.print for the example
 
             struct ParseError: Error, CustomStringConvertible {
                 let text: String
@@ -63,9 +61,7 @@ struct StageDocsTests {
     @Test func readmeExample() async throws {
         try await withTimeLimit(.seconds(30)) {
             let output = PrintCapture()
-            @Sendable func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
-                output.print(items, separator: separator, terminator: terminator)
-            }
+            let print = output.printer   // shadows Swift.print for the example
 
             let parse = try Stage<String, Int>(options: StageOptions(capacity: 8, continueOnError: true)) { Int($0) ?? 0 }
             let sums = try pipe(from: try batch(from: parse.results, size: 3).results) { (b: [Int]) in b.reduce(0, +) }

@@ -2,14 +2,12 @@ import FlowAtomics
 
 /// Captures what a documentation example prints, so that its test can check
 /// the output the docs show. Shadow `print` in the test function, before the
-/// example's code (a local function wins over `Swift.print`, also inside the
+/// example's code (a local constant wins over `Swift.print`, also inside the
 /// example's closures, on any thread):
 ///
 /// ```swift
 /// let output = PrintCapture()
-/// @Sendable func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
-///     output.print(items, separator: separator, terminator: terminator)
-/// }
+/// let print = output.printer
 /// ```
 public final class PrintCapture: Sendable {
     private let text = Locked("")
@@ -20,6 +18,12 @@ public final class PrintCapture: Sendable {
     public func print(_ items: [Any], separator: String = " ", terminator: String = "\n") {
         let line = items.map { String(describing: $0) }.joined(separator: separator) + terminator
         text.withLock { $0 += line }
+    }
+
+    /// A `print(_:...)` that appends here (items joined by a space, then a
+    /// newline, as `Swift.print` with its defaults).
+    public var printer: @Sendable (Any...) -> Void {
+        { [self] items in self.print(items) }
     }
 
     /// Everything printed so far.

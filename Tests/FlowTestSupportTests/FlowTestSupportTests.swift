@@ -88,11 +88,9 @@ struct FlowTestSupportTests {
 struct PrintCaptureTests {
     @Test func localPrintIsCapturedOnEveryThread() {
         let output = PrintCapture()
-        @Sendable func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
-            output.print(items, separator: separator, terminator: terminator)
-        }
+        let print = output.printer   // shadows Swift.print for the example
         print("a", 1, [2, 3])
-        print("b", "c", separator: "-", terminator: "")
+        output.print(["b", "c"], separator: "-", terminator: "")   // the full form
         print("!")
         let thread = TestThread.spawn { print("from a thread") }
         thread.join()

@@ -10,9 +10,7 @@ import Testing
 struct WatchdogDocsTests {
     @Test func readmeExample() throws {
         let output = PrintCapture()
-        @Sendable func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
-            output.print(items, separator: separator, terminator: terminator)
-        }
+        let print = output.printer   // shadows Swift.print for the example
         // The example's progress probe: a count of finished items and of waiting ones.
         let probes = Counter()
         @Sendable func itemsDone() -> Int { probes.increment(); return 10 }
@@ -41,9 +39,7 @@ struct WatchdogDocsTests {
 
     @Test func firstExample() throws {
         let output = PrintCapture()
-        @Sendable func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
-            output.print(items, separator: separator, terminator: terminator)
-        }
+        let print = output.printer   // shadows Swift.print for the example
 
         func work(_ chunk: Int, _ step: Int) -> Int { (chunk &* 31) ^ step }
 
