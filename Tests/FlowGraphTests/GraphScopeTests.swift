@@ -163,13 +163,7 @@ struct GraphScopeTests {
         let graph = TaskGraph("fail-fast")
         let seed = graph.task("seed") { 0 }
         let waiter = scoped(graph, "waiter", kind, after: seed) { scope, _ in
-            scope.spawn {
-                childStarted.open()
-                do { try await Task.sleep(for: .seconds(60)) } catch {
-                    childCancelled.open()
-                    throw error
-                }
-            }
+            scope.spawn { try await sleepUntilCancelled(started: childStarted, cancelled: childCancelled) }
         }
         let next = graph.task("next", after: waiter) { $0 }
         _ = graph.task("bad") { () async throws -> Int in
@@ -201,13 +195,7 @@ struct GraphScopeTests {
         let seed = graph.task("seed") { 0 }
         let waiter = scoped(graph, "waiter", kind, after: seed) { scope, _ in
             for _ in 0..<4 {
-                scope.spawn {
-                    childStarted.open()
-                    do { try await Task.sleep(for: .seconds(60)) } catch {
-                        childCancelled.open()
-                        throw error
-                    }
-                }
+                scope.spawn { try await sleepUntilCancelled(started: childStarted, cancelled: childCancelled) }
             }
         }
         _ = graph.task("next", after: waiter) { $0 }
@@ -251,13 +239,7 @@ struct GraphScopeTests {
         let graph = TaskGraph("timeout")
         let slow = graph.scopedTask("slow", options: NodeOptions(timeout: .milliseconds(50))) { scope in
             await Task.yield()
-            scope.spawn {
-                childStarted.open()
-                do { try await Task.sleep(for: .seconds(60)) } catch {
-                    childCancelled.open()
-                    throw error
-                }
-            }
+            scope.spawn { try await sleepUntilCancelled(started: childStarted, cancelled: childCancelled) }
             // The child normally starts before the deadline; the body waits
             // (bounded, so a cancelled child that never starts cannot hang it).
             _ = await childStarted.waitAsync(timeout: .milliseconds(40))
@@ -320,5 +302,15 @@ struct GraphScopeTests {
         let run = try await withTimeLimit(.seconds(30)) { try await plan.run(on: executor) }
         #expect(run[next] == 2)
         await executor.shutdown()
+    }
+}
+
+/// A scope child's body: opens `started`, then sleeps 60 s; cancelled, it
+/// opens `cancelled` and throws the cancellation on.
+@Sendable func sleepUntilCancelled(started: Gate, cancelled: Gate) async throws {
+    started.open()
+    do { try await Task.sleep(for: .seconds(60)) } catch {
+        cancelled.open()
+        throw error
     }
 }
